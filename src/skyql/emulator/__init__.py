@@ -1,0 +1,1 @@
+"""skyql.emulator."""

@@ -1,0 +1,191 @@
+"""The provider model: provider > service > resource > method, plus the schemas columns come from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# StackQL's type words, as DESCRIBE shows them.
+TYPE_WORDS = ("string", "integer", "number", "boolean", "object", "array")
+
+
+@dataclass(frozen=True)
+class Param:
+    """A path or query parameter of a method."""
+
+    name: str  # the flatPath name (projectsId) or the query name (pageSize)
+    location: str  # "path" or "query"
+    required: bool
+    type: str = "string"  # a StackQL type word
+    description: str = ""
+    repeated: bool = False
+    # True for a `{+name}` path parameter with no flatPath: its value may hold '/'.
+    reserved: bool = False
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a resource: a property of the method's row schema."""
+
+    name: str
+    type: str  # a StackQL type word
+    description: str = ""
+    format: str | None = None  # discovery format: int64, google-datetime, double, ...
+    schema: dict | None = None  # the property's (resolved) schema, for nested types
+
+
+@dataclass
+class Method:
+    """One API method, as SQL sees it."""
+
+    name: str  # snake_case: get, list, _list, cancel, get_iam_policy
+    discovery_id: str  # aiplatform.projects.locations.hyperparameterTuningJobs.list
+    http_method: str
+    path: str  # flat path template relative to the service base URL, e.g. v1/projects/{projectsId}/jobs
+    params: tuple[Param, ...]
+    sql_verb: str  # SELECT, INSERT, DELETE, UPDATE, REPLACE, EXEC
+    description: str = ""
+    request_schema: str | None = None
+    response_schema: str | None = None
+    object_key: str | None = None  # "$.jobs": where the rows of a response are
+    paging: bool = False  # follows nextPageToken
+    returns_operation: bool = False  # the response is a long-running Operation
+    raw: bool = False  # the EXEC-only `_list` twin of a paging list: returns raw pages
+
+    @property
+    def required_params(self) -> list[str]:
+        return sorted(p.name for p in self.params if p.required)
+
+    @property
+    def path_params(self) -> list[Param]:
+        return [p for p in self.params if p.location == "path"]
+
+    @property
+    def query_params(self) -> list[Param]:
+        return [p for p in self.params if p.location == "query"]
+
+    def param(self, name: str) -> Param | None:
+        for p in self.params:
+            if p.name == name:
+                return p
+        return None
+
+
+@dataclass
+class Resource:
+    """A SQL-addressable resource: google.aiplatform.hyperparameter_tuning_jobs."""
+
+    name: str  # hyperparameter_tuning_jobs
+    service: Service = field(repr=False)
+    collection: str  # discovery collection path: projects.locations.hyperparameterTuningJobs
+    methods: dict[str, Method] = field(default_factory=dict)
+    description: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.service.provider}.{self.service.name}.{self.name}"
+
+    def methods_for(self, verb: str) -> list[Method]:
+        return [m for m in self.methods.values() if m.sql_verb == verb]
+
+    @property
+    def row_method(self) -> Method | None:
+        """The method whose rows define the columns: list first, then get, then any SELECT."""
+        selects = [m for m in self.methods_for("SELECT")]
+        for pref in ("list", "aggregated_list", "get", "get_iam_policy"):
+            for m in selects:
+                if m.name == pref:
+                    return m
+        return selects[0] if selects else None
+
+    def columns(self, method: Method | None = None) -> list[Column]:
+        """The columns rows of this resource have (of `method`, else of the row method)."""
+        method = method or self.row_method
+        if method is None:
+            return []
+        return self.service.row_columns(method)
+
+    @property
+    def param_names(self) -> list[str]:
+        """Every parameter name of the SELECT methods, in a stable order: they become columns."""
+        seen: dict[str, None] = {}
+        for m in self.methods_for("SELECT"):
+            for p in m.path_params:
+                seen.setdefault(p.name, None)
+        return list(seen)
+
+
+@dataclass
+class Service:
+    """One Google API at one version, e.g. aiplatform v1."""
+
+    name: str  # aiplatform
+    provider: str  # google
+    version: str  # v1
+    title: str = ""
+    description: str = ""
+    root_url: str = ""  # https://aiplatform.googleapis.com/
+    service_path: str = ""  # appended to root_url; method paths are relative to both
+    endpoints: dict[str, str] = field(default_factory=dict)  # location -> regional root URL
+    resources: dict[str, Resource] = field(default_factory=dict)
+    schemas: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+
+    @property
+    def id(self) -> str:
+        return f"{self.name}:{self.version}"
+
+    @property
+    def base_url(self) -> str:
+        return self.root_url + self.service_path
+
+    def schema(self, ref: str | None) -> dict[str, Any]:
+        """The named schema, or {} when unknown."""
+        return self.schemas.get(ref or "", {})
+
+    def resolve(self, prop: dict[str, Any]) -> dict[str, Any]:
+        """Follow a `$ref` (the referenced schema), else the property itself."""
+        return self.schema(prop["$ref"]) if "$ref" in prop else prop
+
+    def row_schema(self, method: Method) -> dict[str, Any]:
+        """The schema of one row of `method`'s result: the object_key item, else the response."""
+        schema = self.schema(method.response_schema)
+        if method.object_key and not method.raw:
+            key = method.object_key.removeprefix("$.")
+            prop = schema.get("properties", {}).get(key, {})
+            item = prop.get("items", prop)
+            return self.resolve(item)
+        return schema
+
+    def row_columns(self, method: Method) -> list[Column]:
+        schema = self.row_schema(method)
+        cols = []
+        for name, prop in schema.get("properties", {}).items():
+            resolved = self.resolve(prop)
+            cols.append(
+                Column(
+                    name=name,
+                    type=type_word(resolved),
+                    # As StackQL: a $ref column is described by the referenced schema.
+                    description=resolved.get("description", "") if "$ref" in prop else prop.get("description", ""),
+                    format=resolved.get("format"),
+                    schema=resolved,
+                )
+            )
+        return cols
+
+
+def type_word(schema: dict[str, Any]) -> str:
+    """StackQL's type word for a (resolved) discovery schema."""
+    t = schema.get("type")
+    if t == "array":
+        return "array"
+    if t == "object" or "properties" in schema or "additionalProperties" in schema:
+        return "object"
+    if t == "string" and schema.get("format") in ("int64", "uint64", "int32", "uint32"):
+        # Discovery sends 64-bit integers as JSON strings; SQL sees them as integers.
+        return "integer"
+    if t in TYPE_WORDS:
+        return t
+    if t == "any":
+        return "object"
+    return "string"

@@ -1,0 +1,77 @@
+"""StackQL's naming rules: resource and method names, SQL verbs. Documented in docs/providers.md."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def snake_case(name: str) -> str:
+    """hyperparameterTuningJobs -> hyperparameter_tuning_jobs; getIamPolicy -> get_iam_policy."""
+    return _CAMEL.sub("_", name).replace("-", "_").replace(".", "_").lower()
+
+
+def method_sql_verb(method: str, http_method: str) -> str:
+    """The SQL verb a discovery method answers to."""
+    if method in ("list", "get", "aggregatedList", "getIamPolicy"):
+        return "SELECT"
+    if method in ("create", "insert"):
+        return "INSERT"
+    if method == "delete":
+        return "DELETE"
+    if method == "patch":
+        return "UPDATE"
+    if method == "update":
+        return "REPLACE" if http_method == "PUT" else "UPDATE"
+    if method == "setIamPolicy":
+        return "REPLACE"
+    return "EXEC"
+
+
+def collection_resource_names(collections: list[tuple[tuple[str, ...], bool]]) -> list[str]:
+    """Name each collection (path of discovery resource keys, is-IAM) as a SQL resource.
+
+    The name is the snake_case of the innermost collection (plus `_iam_policies` for IAM methods).
+    When several collections would share a name, the one with the shortest path keeps it (ties: a path
+    under `projects` first, then alphabetical); each other one is prefixed with as many of its parent
+    collections as it takes to be unique: `projects.locations.datasets.operations` ->
+    `datasets_operations`, `organizations.locations.operations` -> `locations_operations`.
+    """
+
+    def name(path: tuple[str, ...], iam: bool, depth: int) -> str:
+        base = "_".join(snake_case(p) for p in path[-depth:])
+        return base + "_iam_policies" if iam else base
+
+    names = [name(p, iam, 1) for p, iam in collections]
+    by_name: dict[str, list[int]] = defaultdict(list)
+    for i, n in enumerate(names):
+        by_name[n].append(i)
+    for members in by_name.values():
+        if len(members) < 2:
+            continue
+        ordered = sorted(
+            members,
+            key=lambda i: (len(collections[i][0]), collections[i][0][0] != "projects", collections[i][0]),
+        )
+        taken = {names[ordered[0]]}
+        rest = ordered[1:]
+        depth = 2
+        while rest:
+            candidates = {i: name(*collections[i], depth) for i in rest}
+            counts: dict[str, int] = defaultdict(int)
+            for c in candidates.values():
+                counts[c] += 1
+            still = []
+            for i in rest:
+                c = candidates[i]
+                exhausted = depth >= len(collections[i][0])
+                if (counts[c] == 1 and c not in taken and c not in names) or exhausted:
+                    names[i] = c if c not in taken else f"{c}_{len(taken)}"
+                    taken.add(names[i])
+                else:
+                    still.append(i)
+            rest = still
+            depth += 1
+    return names
