@@ -189,7 +189,7 @@ def build_service(name: str, doc: dict[str, Any], overlay: dict[str, Any]) -> di
             groups.append((path, iam, True))
     names = collection_resource_names([(p, iam) for p, _, iam in groups])
     resources: dict[str, Any] = {}
-    for (path, methods, iam), rname in zip(groups, names, strict=True):
+    for (path, methods, _iam), rname in zip(groups, names, strict=True):
         get = methods.get("get", {})
         item_ref = get.get("response", {}).get("$ref")
         built: dict[str, Any] = {}

@@ -1,0 +1,39 @@
+"""Requests as data: every HTTP call is described before it is sent (and printed by --dryrun)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str  # HTTP verb
+    url: str  # absolute, path segments already percent-encoded
+    query: tuple[tuple[str, str], ...] = ()
+    body: Any = None  # a JSON-able object, sent as application/json
+    # For errors: which resource and parameters this request came from.
+    resource: str = ""
+    params: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def describe(self) -> str:
+        """One line for --dryrun and logs: never carries credentials."""
+        from urllib.parse import urlencode
+
+        line = f"{self.method} {self.url}"
+        if self.query:
+            line += "?" + urlencode(self.query)
+        if self.body is not None:
+            line += " " + json.dumps(self.body, separators=(",", ":"))
+        return line
+
+
+@dataclass
+class Page:
+    """One response page, raw: the engine parses it, Python never holds all pages."""
+
+    fetch_key: str
+    partition: dict[str, Any]
+    body: bytes
+    number: int  # 1-based page number within the partition

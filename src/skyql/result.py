@@ -1,0 +1,27 @@
+"""What a statement returns: columns with DuckDB type names, and rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Result:
+    """Rows of one statement. `types` are DuckDB type names (VARCHAR, BIGINT, JSON, ...)."""
+
+    columns: list[str]
+    types: list[str]
+    rows: list[tuple[Any, ...]]
+    # What a mutation or EXEC did ("1 row inserted; operation projects/p/.../operations/7"), for logs.
+    message: str | None = None
+    # Non-fatal notes the user should see (e.g. partitions left out under --allow-partial).
+    warnings: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of_strings(cls, columns: list[str], rows: list[tuple[Any, ...]]) -> Result:
+        return cls(columns=columns, types=["VARCHAR"] * len(columns), rows=rows)
+
+    @property
+    def rowcount(self) -> int:
+        return len(self.rows)
