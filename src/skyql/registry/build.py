@@ -103,10 +103,12 @@ def _path_params(method: dict[str, Any]) -> tuple[str, list[tuple[str, bool]]]:
 def _object_key(doc: dict[str, Any], response: str | None, preferred_item: str | None) -> str | None:
     """The array property of a list response that holds the rows (StackQL's objectKey)."""
     props = doc.get("schemas", {}).get(response or "", {}).get("properties", {})
+    # Rows are objects: items by $ref, or inline object schemas (BigQuery's lists).
     arrays = [
-        (name, prop["items"]["$ref"])
+        (name, prop["items"].get("$ref"))
         for name, prop in props.items()
-        if prop.get("type") == "array" and "$ref" in prop.get("items", {})
+        if prop.get("type") == "array"
+        and ("$ref" in prop.get("items", {}) or prop.get("items", {}).get("type") == "object")
     ]
     if not arrays:
         return None

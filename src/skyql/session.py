@@ -1,0 +1,298 @@
+"""Session: what lives longer than a statement, and `execute`, the one entry point for every door."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from skyql import metadata
+from skyql.errors import ConfigError, SkyqlError, SqlError
+from skyql.registry import Registry
+from skyql.result import Result
+from skyql.sql import statements as st
+
+if TYPE_CHECKING:
+    from skyql.engine import Engine
+    from skyql.plan.model import Fetch, Plan
+
+
+@dataclass
+class Options:
+    """Options a user sets per session (CLI flags, connect() keywords)."""
+
+    auth: dict | str | None = None
+    endpoints: dict[str, str] = field(default_factory=dict)
+    concurrency: int = 16
+    retries: int = 5
+    timeout: float = 600.0
+    page_size: int | None = None
+    dryrun: bool = False
+    safe: bool = False
+    insecure: bool = False
+    allow_partial: bool = False
+    pushdown: bool = True  # send Google's `fields` parameter with the columns a query uses
+
+
+def options_from_env(options: Options, env: os._Environ | dict = os.environ) -> Options:
+    """Fill what the user did not set from SKYQL_AUTH and SKYQL_ENDPOINT_GOOGLE."""
+    if options.auth is None and env.get("SKYQL_AUTH"):
+        options.auth = env["SKYQL_AUTH"]
+    if "google" not in options.endpoints and env.get("SKYQL_ENDPOINT_GOOGLE"):
+        options.endpoints["google"] = env["SKYQL_ENDPOINT_GOOGLE"]
+    return options
+
+
+class Session:
+    """Holds the registry, credentials, the DuckDB engine and options; runs statements."""
+
+    def __init__(self, options: Options | None = None, *, registry: Registry | None = None,
+                 emulator: bool = False) -> None:
+        self.options = options or Options()
+        self.registry = registry or Registry()
+        self._engine: Engine | None = None
+        self._credentials: Any = None
+        self._credentials_loaded = False
+        self._emulator: Any = None
+        self._tmp: tempfile.TemporaryDirectory | None = None
+        self._counter = itertools.count(1)
+        if emulator:
+            self._start_emulator()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+        if self._emulator is not None:
+            self._emulator.__exit__(None, None, None)
+            self._emulator = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _start_emulator(self) -> None:
+        """Start the embedded emulator and point endpoint and credentials at it."""
+        from skyql.emulator import Emulator
+
+        self._emulator = Emulator().__enter__()
+        self._tmp = tempfile.TemporaryDirectory(prefix="skyql-")
+        key = self._emulator.make_key(Path(self._tmp.name) / "emulator-key.json")
+        self.options.endpoints["google"] = self._emulator.url
+        self.options.auth = {"google": {"type": "service_account", "credentialsfilepath": str(key)}}
+
+    @property
+    def emulator(self) -> Any:
+        return self._emulator
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            from skyql.engine import Engine
+
+            self._engine = Engine(safe=self.options.safe)
+        return self._engine
+
+    @property
+    def credentials(self) -> Any:
+        if not self._credentials_loaded:
+            from skyql.fetch import load_credentials
+
+            self._credentials = load_credentials(self.options.auth)
+            self._credentials_loaded = True
+        return self._credentials
+
+    def credentials_summary(self) -> str:
+        """Which credentials are in use, never the secret."""
+        creds = self.credentials
+        if creds is None:
+            return "none (anonymous requests)"
+        email = getattr(creds, "service_account_email", None)
+        kind = type(creds).__module__ + "." + type(creds).__name__
+        return f"{kind} ({email})" if email else kind
+
+    # -- statements ------------------------------------------------------------------------------
+    def execute(self, statement: str | st.Statement, params: Sequence[Any] | None = None) -> Result:
+        """Run one statement and return its result."""
+        if isinstance(statement, str):
+            from skyql.sql import parse_one
+
+            statement = parse_one(statement)
+        if isinstance(statement, st.RegistryPull):
+            return self._registry_pull(statement)
+        if isinstance(statement, st.Query):
+            return self._query(statement, params)
+        if isinstance(statement, st.Mutation | st.Exec):
+            from skyql.mutate import run_mutation
+
+            return run_mutation(self, statement, params)
+        return metadata.run(statement, self.registry)
+
+    def _registry_pull(self, statement: st.RegistryPull) -> Result:
+        from skyql.registry.pull import pull_provider
+
+        index = pull_provider(statement.provider, self.registry.root)
+        self.registry = Registry(self.registry.root)
+        return Result.of_strings(["provider", "version"], [(statement.provider, index["version"])])
+
+    # -- SELECT ----------------------------------------------------------------------------------
+    def plan(self, statement: st.Query, params: Sequence[Any] | None = None) -> Plan:
+        from skyql.plan import plan_query
+
+        return plan_query(statement.expression, self.registry, list(params) if params else None)
+
+    def _query(self, statement: st.Query, params: Sequence[Any] | None) -> Result:
+        plan = self.plan(statement, params)
+        if self.options.dryrun:
+            return self.dryrun_result(plan)
+        try:
+            if plan.fetches:
+                self.run_async(self._fetch_all(plan))
+            return self.engine.query(plan.local_sql)
+        finally:
+            for fetch in plan.fetches:
+                self.engine.drop(fetch.key)
+
+    def run_async(self, coro: Any) -> Any:
+        """Run a coroutine to completion; Ctrl-C cancels it and every request in flight."""
+        try:
+            return asyncio.run(coro)
+        except KeyboardInterrupt:
+            raise
+        except SkyqlError:
+            raise
+        except ExceptionGroup as group:
+            # TaskGroup wraps errors; show the user the first skyql error, not the group.
+            first = _first_skyql_error(group)
+            if first is not None:
+                raise first from None
+            raise
+
+    def fetcher(self) -> Any:
+        from skyql.fetch import Fetcher, FetchOptions
+
+        o = self.options
+        return Fetcher(
+            self.credentials,
+            FetchOptions(
+                concurrency=o.concurrency,
+                retries=o.retries,
+                timeout=o.timeout,
+                page_size=o.page_size,
+                endpoint=o.endpoints.get("google"),
+                insecure=o.insecure,
+                allow_partial=o.allow_partial,
+            ),
+        )
+
+    async def _fetch_all(self, plan: Plan) -> None:
+        fetcher = self.fetcher()
+        try:
+            for fetch in plan.fetches:
+                await self._fetch_one(fetcher, fetch)
+        finally:
+            await fetcher.aclose()
+
+    def requests_for(self, fetch: Fetch, partitions: list[dict[str, Any]]) -> list[Any]:
+        from skyql.fetch import build_request
+
+        service = fetch.resource.service
+        fields = fetch.columns if (self.options.pushdown and fetch.columns is not None) else None
+        return [
+            build_request(
+                service,
+                fetch.method,
+                part,
+                endpoint=self.options.endpoints.get("google"),
+                fields=fields,
+                page_size=self.options.page_size,
+                resource=fetch.resource.id,
+            )
+            for part in partitions
+        ]
+
+    def _partitions(self, fetch: Fetch) -> list[dict[str, Any]]:
+        """Literal partitions, multiplied by the distinct values of join-derived parameters."""
+        partitions = fetch.partitions or [{}]
+        for join in fetch.joins:
+            values = [v for v in self.engine.distinct(join.source, join.column) if v is not None]
+            partitions = [dict(p, **{join.param: str(v)}) for p in partitions for v in values]
+        return partitions
+
+    async def _fetch_one(self, fetcher: Any, fetch: Fetch) -> None:
+        engine = self.engine
+        resource = fetch.resource
+        engine.create_table(fetch.key, resource.columns(fetch.method), resource.param_names)
+        partitions = self._partitions(fetch)
+        if not partitions:
+            return
+        requests = self.requests_for(fetch, partitions)
+        key = None if fetch.method.raw else fetch.method.object_key
+        async for page in fetcher.pages(requests, fetch.key, limit=fetch.limit):
+            engine.load_page(fetch.key, page.body, key, page.partition)
+
+    def dryrun_result(self, plan: Plan) -> Result:
+        """The requests a plan would send, one per row (no tokens, nothing sent)."""
+        rows = []
+        for fetch in plan.fetches:
+            if fetch.joins:
+                per = ", ".join(f"{j.param} from {j.source}.{j.column}" for j in fetch.joins)
+                for req in self.requests_for(fetch, fetch.partitions or [{}]):
+                    rows.append((fetch.resource.id, fetch.method.name, f"{req.describe()}  [one per {per}]"))
+                continue
+            for req in self.requests_for(fetch, fetch.partitions or [{}]):
+                rows.append((fetch.resource.id, fetch.method.name, req.describe()))
+        return Result.of_strings(["resource", "method", "request"], rows)
+
+    def next_key(self, resource_id: str) -> str:
+        return f"{resource_id.replace('.', '_')}_{next(self._counter)}"
+
+
+def _first_skyql_error(group: BaseExceptionGroup) -> SkyqlError | None:
+    for exc in group.exceptions:
+        if isinstance(exc, SkyqlError):
+            return exc
+        if isinstance(exc, BaseExceptionGroup):
+            found = _first_skyql_error(exc)
+            if found is not None:
+                return found
+    return None
+
+
+def parse_endpoint(text: str) -> tuple[str, str]:
+    """'google=http://127.0.0.1:8089' -> ('google', 'http://127.0.0.1:8089')."""
+    provider, sep, url = text.partition("=")
+    if not sep or not provider or not url.startswith(("http://", "https://")):
+        raise ConfigError(f"bad endpoint {text!r}: use PROVIDER=URL, e.g. google=http://127.0.0.1:8089")
+    return provider.strip(), url.strip().rstrip("/")
+
+
+def parse_auth(text: str | None) -> dict | None:
+    """The --auth / SKYQL_AUTH JSON; a bad value is a ConfigError that does not echo it (it may hold secrets)."""
+    if text is None or text == "":
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise ConfigError(
+            'the auth value is not valid JSON; expected e.g. {"google": {"type": "service_account", '
+            '"credentialsfilepath": "key.json"}}'
+        ) from None
+    if not isinstance(value, dict):
+        raise ConfigError("the auth value must be a JSON object keyed by provider, e.g. {\"google\": {...}}")
+    return value
+
+
+__all__ = ["Options", "Session", "SqlError", "options_from_env", "parse_auth", "parse_endpoint"]
