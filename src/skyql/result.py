@@ -17,6 +17,8 @@ class Result:
     message: str | None = None
     # Non-fatal notes the user should see (e.g. partitions left out under --allow-partial).
     warnings: list[str] = field(default_factory=list)
+    # Rows a mutation changed (DB-API rowcount) when it returns no rows; None: len(rows).
+    affected: int | None = None
 
     @classmethod
     def of_strings(cls, columns: list[str], rows: list[tuple[Any, ...]]) -> Result:
@@ -24,4 +26,4 @@ class Result:
 
     @property
     def rowcount(self) -> int:
-        return len(self.rows)
+        return len(self.rows) if self.affected is None else self.affected
