@@ -33,8 +33,54 @@ class Fetch:
     def depends_on(self) -> list[str]:
         return sorted({j.source for j in self.joins})
 
+    @property
+    def param_columns(self) -> list[str]:
+        """The parameter columns the loaded table needs, besides the row columns: the local SQL
+        filters on them (`WHERE projectsId = 'p'`), so each row carries its request's values."""
+        names: dict[str, None] = {}
+        for partition in self.partitions:
+            names.update(dict.fromkeys(partition))
+        names.update(dict.fromkeys(j.param for j in self.joins))
+        return list(names)
+
+    def describe(self) -> str:
+        """One line for --dryrun: what is read, how many request streams, which columns and limit."""
+        values: dict[str, list[str]] = {}
+        for partition in self.partitions:
+            for name, value in partition.items():
+                shown = _sql_value(value)
+                if shown not in values.setdefault(name, []):
+                    values[name].append(shown)
+        given = ", ".join(
+            f"{name} = {shown[0]}" if len(shown) == 1 else f"{name} IN ({', '.join(shown)})"
+            for name, shown in values.items()
+        )
+        count = len(self.partitions)
+        line = f"{self.key}: {self.resource.id}.{self.method.name}, {count} partition{'s' * (count != 1)}"
+        line += f" ({given})" if given else ""
+        for join in self.joins:
+            line += f"; {join.param} = each distinct {join.source}.{join.column}"
+        line += (
+            f"; columns {', '.join(self.columns) or 'none'}" if self.columns is not None else "; all columns"
+        )
+        if self.limit is not None:
+            line += f"; limit {self.limit}"
+        return line
+
 
 @dataclass
 class Plan:
-    fetches: list[Fetch]
+    fetches: list[Fetch]  # in dependency order: a fetch comes after those whose columns it reads
     local_sql: str  # the statement rewritten to read the fetches' DuckDB tables
+
+    def describe(self) -> list[str]:
+        """Human-readable lines for --dryrun: one per fetch, then the SQL DuckDB runs."""
+        return [fetch.describe() for fetch in self.fetches] + [f"local: {self.local_sql}"]
+
+
+def _sql_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"

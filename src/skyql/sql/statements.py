@@ -18,6 +18,7 @@ class Statement:
 @dataclass
 class ShowProviders(Statement):
     where: exp.Expression | None = None
+    like: str | None = None
 
 
 @dataclass

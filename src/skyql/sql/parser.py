@@ -1,0 +1,111 @@
+"""Text -> Statement: StackQL's statements by the small token parser, standard SQL by sqlglot."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlglot import exp
+from sqlglot.errors import ParseError
+from sqlglot.tokens import TokenType
+
+from skyql.errors import SqlError, did_you_mean
+from skyql.sql import stackql
+from skyql.sql import statements as st
+from skyql.sql.dialect import DIALECT
+from skyql.sql.script import Piece, parse_error, pieces
+
+HINTS = ("AWAIT", "SHOWRESULTS", "REQUIRED")
+
+SUPPORTED = (
+    "skyql runs SELECT (with WITH, UNION, VALUES), INSERT, UPDATE, REPLACE, DELETE, EXEC, "
+    "SHOW, DESCRIBE and REGISTRY statements"
+)
+EMPTY = "empty statement: nothing to run; write a statement such as SHOW SERVICES IN google"
+
+_STACKQL: dict[str, Callable[[stackql.Cursor], st.Statement]] = {
+    "SHOW": stackql.parse_show,
+    "DESCRIBE": stackql.parse_describe,
+    "DESC": stackql.parse_describe,
+    "REGISTRY": stackql.parse_registry,
+    "EXEC": stackql.parse_exec,
+}
+_QUERY_START = {TokenType.SELECT, TokenType.WITH, TokenType.VALUES, TokenType.L_PAREN, TokenType.FROM}
+_MUTATION_START = {TokenType.INSERT, TokenType.UPDATE, TokenType.DELETE, TokenType.REPLACE}
+_MUTATIONS: dict[type[exp.Expression], str] = {
+    exp.Insert: "INSERT",
+    exp.Update: "UPDATE",
+    exp.Delete: "DELETE",
+}
+
+
+def parse(text: str) -> list[st.Statement]:
+    """Every statement of a script, in order; positions in errors refer to the whole text."""
+    return [parse_piece(piece) for piece in pieces(text)]
+
+
+def parse_one(text: str) -> st.Statement:
+    """Exactly one statement (a trailing ';' is fine)."""
+    found = pieces(text)
+    if not found:
+        raise SqlError(EMPTY)
+    if len(found) > 1:
+        raise SqlError(
+            f"expected one statement but found {len(found)} (the second starts at line {found[1].line}): "
+            "send them one at a time, or run them as a script with skyql exec -i FILE"
+        )
+    return parse_piece(found[0])
+
+
+def parse_piece(piece: Piece) -> st.Statement:
+    """One statement of a split script."""
+    hints = _hints(piece)
+    first = piece.tokens[0]
+    keyword = first.text.upper() if stackql.is_word(first) else ""
+    if keyword in _STACKQL:
+        statement = _STACKQL[keyword](stackql.Cursor(piece))
+    elif first.token_type in _QUERY_START or first.token_type in _MUTATION_START:
+        statement = _standard(piece)
+    else:
+        verb = keyword or first.text
+        raise SqlError(f"{verb} statements are not supported: {SUPPORTED}")
+    statement.hints = hints
+    statement.line = piece.line
+    return statement
+
+
+def _hints(piece: Piece) -> frozenset[str]:
+    for hint in piece.hints:
+        if hint.word not in HINTS:
+            line = piece.source.count("\n", 0, hint.offset) + 1
+            known = ", ".join(f"/*+ {h} */" for h in HINTS)
+            raise SqlError(
+                f"unknown hint {hint.word} at line {line}{did_you_mean(hint.word, HINTS)}: skyql knows {known}"
+            )
+    return frozenset(hint.word for hint in piece.hints)
+
+
+def _standard(piece: Piece) -> st.Statement:
+    """SELECT and DML through sqlglot; REPLACE is StackQL's UPDATE-shaped PUT."""
+    try:
+        expression = DIALECT.parser().parse(piece.tokens, piece.source)[0]
+    except ParseError as err:
+        raise parse_error(err) from None
+    if expression is None:
+        raise SqlError(EMPTY)
+    _drop_hint_comments(expression)
+    if isinstance(expression, exp.Query | exp.Values):
+        return st.Query(piece.text, expression=expression)
+    kind = _MUTATIONS.get(type(expression))
+    if kind is None:
+        raise SqlError(f"{expression.key.upper()} statements are not supported: {SUPPORTED}")
+    if piece.tokens[0].token_type == TokenType.REPLACE:
+        kind = "REPLACE"
+    return st.Mutation(piece.text, kind=kind, expression=expression)
+
+
+def _drop_hint_comments(expression: exp.Expression) -> None:
+    """Hints live in Statement.hints; keep them out of SQL generated from the tree."""
+    comments = expression.comments
+    if comments:
+        kept = [c for c in comments if not c.lstrip().startswith("+")]
+        expression.comments = kept or None
