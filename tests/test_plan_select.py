@@ -11,6 +11,7 @@ import sqlglot
 from skyql.errors import NotFoundError, ParameterError, SqlError
 from skyql.plan import Fetch, JoinParam, Plan, plan_query
 from skyql.registry import Registry
+from skyql.sql import sqlite_json
 
 HPTJ = "google.aiplatform.hyperparameter_tuning_jobs"
 
@@ -549,7 +550,7 @@ def test_tables_that_are_not_provider_resources_are_left_alone(registry):
         "WHERE j.projectsId = 'p'",
     )
     fetch = only(result)
-    assert "(VALUES (1)) AS v(x), other.db.tbl AS t, ids, google_ml_jobs_1 AS j, JSON_EACH(j.labels)" in (
+    assert "(VALUES (1)) AS v(x), other.db.tbl AS t, ids, google_ml_jobs_1 AS j, SQLITE_JSON_EACH(j.labels, '$') AS json_each" in (
         result.local_sql
     )
     assert fetch.columns == ["labels", "state"]
@@ -601,6 +602,8 @@ _DUCKDB_TYPES = {
 def test_local_sql_runs_in_duckdb_on_the_fetched_tables(registry, sql):
     result = plan(registry, sql)
     con = duckdb.connect()
+    for macro in sqlite_json.MACROS:  # the SQLite json1 functions the rewrite calls
+        con.execute(macro)
     for fetch in result.fetches:
         row = [
             f'"{c.name}" {_DUCKDB_TYPES.get(c.type, "VARCHAR")}' for c in fetch.resource.columns(fetch.method)

@@ -48,7 +48,13 @@ async def _send_all(session: Session, plan: MutationPlan) -> list[tuple[Call, An
                 request = session_request(session, plan, call)
                 response = await fetcher.call(request)
                 if plan.await_operations and plan.method.returns_operation and isinstance(response, dict):
-                    response = await fetcher.wait_operation(response, plan.resource.service, request)
+                    response = await fetcher.wait_operation(
+                        response,
+                        plan.resource.service,
+                        endpoint=session.options.endpoints.get("google"),
+                        resource=plan.resource.id,
+                        params=call.params,
+                    )
                 return call, response
             except SkyqlError as err:
                 return call, err
@@ -68,7 +74,6 @@ def session_request(session: Session, plan: MutationPlan, call: Call) -> Any:
         call.params,
         endpoint=session.options.endpoints.get("google"),
         body=call.body,
-        resource=plan.resource.id,
     )
 
 

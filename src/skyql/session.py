@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -12,15 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from skyql import metadata
-from skyql.errors import ConfigError, SkyqlError, SqlError
+from skyql.errors import ConfigError, SkyqlError
 from skyql.registry import Registry
 from skyql.result import Result
-from skyql.sql import statements as st
 
 if TYPE_CHECKING:
     from skyql.engine import Engine
     from skyql.plan.model import Fetch, Plan
+    from skyql.sql import statements as st
 
 
 @dataclass
@@ -62,6 +61,9 @@ class Session:
         self._emulator: Any = None
         self._tmp: tempfile.TemporaryDirectory | None = None
         self._counter = itertools.count(1)
+        # Progress observer, on_event(kind, **info): the shell's live status line sets it.
+        self.progress: Any = None
+        self._warnings: list[str] = []
         if emulator:
             self._start_emulator()
 
@@ -126,9 +128,12 @@ class Session:
     # -- statements ------------------------------------------------------------------------------
     def execute(self, statement: str | st.Statement, params: Sequence[Any] | None = None) -> Result:
         """Run one statement and return its result."""
-        if isinstance(statement, str):
-            from skyql.sql import parse_one
+        # Imported here, not at module level: the shell shows its prompt before sqlglot is loaded.
+        from skyql import metadata
+        from skyql.sql import parse_one
+        from skyql.sql import statements as st
 
+        if isinstance(statement, str):
             statement = parse_one(statement)
         if isinstance(statement, st.RegistryPull):
             return self._registry_pull(statement)
@@ -157,16 +162,31 @@ class Session:
         plan = self.plan(statement, params)
         if self.options.dryrun:
             return self.dryrun_result(plan)
+        self._warnings = []
         try:
             if plan.fetches:
                 self.run_async(self._fetch_all(plan))
-            return self.engine.query(plan.local_sql)
+            result = self.engine.query(plan.local_sql)
+            result.warnings.extend(self._warnings)
+            return result
         finally:
             for fetch in plan.fetches:
                 self.engine.drop(fetch.key)
 
     def run_async(self, coro: Any) -> Any:
         """Run a coroutine to completion; Ctrl-C cancels it and every request in flight."""
+        import asyncio  # not at module level: metadata statements must start fast
+
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            # Inside a running loop (Jupyter, an async app) asyncio.run is forbidden: use a worker thread.
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="skyql") as pool:
+                return pool.submit(self.run_async, coro).result()
         try:
             return asyncio.run(coro)
         except KeyboardInterrupt:
@@ -194,15 +214,19 @@ class Session:
                 endpoint=o.endpoints.get("google"),
                 insecure=o.insecure,
                 allow_partial=o.allow_partial,
+                on_event=self.progress,
             ),
         )
 
     async def _fetch_all(self, plan: Plan) -> None:
         fetcher = self.fetcher()
         try:
-            for fetch in plan.fetches:
-                await self._fetch_one(fetcher, fetch)
+            # One deadline, concurrency bound and 429 throttling for the whole statement.
+            with fetcher.statement():
+                for fetch in plan.fetches:
+                    await self._fetch_one(fetcher, fetch)
         finally:
+            self._warnings.extend(_partial_warning(w) for w in fetcher.warnings)
             await fetcher.aclose()
 
     def requests_for(self, fetch: Fetch, partitions: list[dict[str, Any]]) -> list[Any]:
@@ -218,7 +242,6 @@ class Session:
                 endpoint=self.options.endpoints.get("google"),
                 fields=fields,
                 page_size=self.options.page_size,
-                resource=fetch.resource.id,
             )
             for part in partitions
         ]
@@ -240,24 +263,38 @@ class Session:
             return
         requests = self.requests_for(fetch, partitions)
         key = None if fetch.method.raw else fetch.method.object_key
-        async for page in fetcher.pages(requests, fetch.key, limit=fetch.limit):
-            engine.load_page(fetch.key, page.body, key, page.partition)
+        # aclosing: a LIMIT that stops early cancels the requests still in flight at once.
+        async with contextlib.aclosing(fetcher.pages(requests, fetch.key, limit=fetch.limit)) as pages:
+            async for page in pages:
+                engine.load_page(fetch.key, page.body, key, page.partition)
+                if self.progress is not None:
+                    self.progress("page", resource=fetch.resource.id, number=page.number)
+        engine.flush(fetch.key)
 
     def dryrun_result(self, plan: Plan) -> Result:
         """The requests a plan would send, one per row (no tokens, nothing sent)."""
         rows = []
         for fetch in plan.fetches:
-            if fetch.joins:
-                per = ", ".join(f"{j.param} from {j.source}.{j.column}" for j in fetch.joins)
-                for req in self.requests_for(fetch, fetch.partitions or [{}]):
-                    rows.append((fetch.resource.id, fetch.method.name, f"{req.describe()}  [one per {per}]"))
-                continue
-            for req in self.requests_for(fetch, fetch.partitions or [{}]):
-                rows.append((fetch.resource.id, fetch.method.name, req.describe()))
+            partitions = fetch.partitions or [{}]
+            # Join-derived values are only known at run time: show them as {param} in the URL.
+            marks = {j.param: f"JOINVALUE{i}" for i, j in enumerate(fetch.joins)}
+            partitions = [dict(p, **marks) for p in partitions]
+            for req in self.requests_for(fetch, partitions):
+                line = req.describe()
+                for join, mark in zip(fetch.joins, marks.values(), strict=True):
+                    line = line.replace(mark, "{" + join.param + "}")
+                if fetch.joins:
+                    line += "  -- one per " + ", ".join(
+                        f"{j.param} = distinct {j.source}.{j.column}" for j in fetch.joins)
+                rows.append((fetch.resource.id, fetch.method.name, line))
         return Result.of_strings(["resource", "method", "request"], rows)
 
     def next_key(self, resource_id: str) -> str:
         return f"{resource_id.replace('.', '_')}_{next(self._counter)}"
+
+
+def _partial_warning(error: SkyqlError) -> str:
+    return f"rows missing (--allow-partial): {error}"
 
 
 def _first_skyql_error(group: BaseExceptionGroup) -> SkyqlError | None:
@@ -295,4 +332,4 @@ def parse_auth(text: str | None) -> dict | None:
     return value
 
 
-__all__ = ["Options", "Session", "SqlError", "options_from_env", "parse_auth", "parse_endpoint"]
+__all__ = ["Options", "Session", "options_from_env", "parse_auth", "parse_endpoint"]

@@ -1,1 +1,25 @@
-"""skyql.fetch."""
+"""skyql.fetch: (method, parameter values) -> Requests -> raw Pages, over one async httpx client.
+
+Knows nothing of SQL or DuckDB: the planner builds Requests with `build_request`, the engine reads Pages.
+"""
+
+from skyql.fetch.auth import HttpxAuthRequest, load_credentials
+from skyql.fetch.build import build_request, fields_mask, regional_root
+from skyql.fetch.client import Fetcher, is_loopback
+from skyql.fetch.options import FetchOptions
+from skyql.fetch.request import Page, Request
+from skyql.fetch.retry import Clock
+
+__all__ = [
+    "Clock",
+    "FetchOptions",
+    "Fetcher",
+    "HttpxAuthRequest",
+    "Page",
+    "Request",
+    "build_request",
+    "fields_mask",
+    "is_loopback",
+    "load_credentials",
+    "regional_root",
+]

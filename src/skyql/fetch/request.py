@@ -16,6 +16,10 @@ class Request:
     # For errors: which resource and parameters this request came from.
     resource: str = ""
     params: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    # With an endpoint override: the real API host, sent as Host (emulators and PGA VIPs route by it).
+    host_header: str | None = None
+    # Where the rows of a response are ("jobs"), to count rows and spot empty pages; None for one object.
+    items_key: str | None = None
 
     def describe(self) -> str:
         """One line for --dryrun and logs: never carries credentials."""

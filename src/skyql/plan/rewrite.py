@@ -6,6 +6,7 @@ from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
 
 from skyql.plan.refs import Ref
+from skyql.sql import sqlite_json
 
 
 def rewrite_tables(
@@ -29,7 +30,8 @@ def rewrite_tables(
         table.set("this", exp.to_identifier(key))
         table.set("db", None)
         table.set("catalog", None)
-    return expression.sql(dialect="duckdb")
+    # StackQL users write SQLite's json1 functions; give them SQLite's semantics in DuckDB.
+    return sqlite_json.rewrite(expression).sql(dialect="duckdb")
 
 
 def _name(name: str) -> exp.Identifier:

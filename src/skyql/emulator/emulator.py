@@ -1,0 +1,314 @@
+"""The Emulator: one local endpoint serving every Google API of the registry, for tests, notebooks and CI."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from skyql.emulator.api import Api, ApiRequest, Config
+from skyql.emulator.auth import Authority, TokenError
+from skyql.emulator.faults import Fault, Faults
+from skyql.emulator.server import EmulatorHTTPServer, Headers, Reply
+from skyql.emulator.status import GoogleError
+from skyql.emulator.store import dumps
+from skyql.registry import Registry
+
+log = logging.getLogger("skyql.emulator")
+CONTROL = "/_emulator/"
+TOKEN_PATH = "/token"
+LOG_LIMIT = 200_000
+GOOGLE_TOKEN_AUDIENCES = (
+    "https://oauth2.googleapis.com/token",
+    "https://www.googleapis.com/oauth2/v4/token",
+    "https://accounts.google.com/o/oauth2/token",
+)
+
+
+_registry: Registry | None = None
+
+
+def shared_registry() -> Registry:
+    """One default Registry per process: services load once however many emulators start."""
+    global _registry
+    if _registry is None:
+        _registry = Registry()
+    return _registry
+
+
+class Emulator:
+    """A local Google API endpoint; `with Emulator() as emu:` serves it on a background thread at `emu.url`."""
+
+    def __init__(
+        self,
+        seed: int = 0,
+        rows: int = 5,
+        page_size_cap: int = 50,
+        latency_ms: int = 0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        require_auth: bool = True,
+        operation_polls: int = 2,
+        token_ttl: float = 3600,
+        prefer: tuple[str, ...] = ("aiplatform", "ml"),
+        registry: Registry | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.require_auth = require_auth
+        self.latency_ms = latency_ms
+        self.config = Config(seed=seed, rows=rows, page_size_cap=page_size_cap, operation_polls=operation_polls,
+                             prefer=tuple(prefer))
+        self.api = Api(registry or shared_registry(), self.config)
+        self.auth = Authority(project=self.config.project, token_ttl=token_ttl)
+        self.faults = Faults()
+        self._log: deque[dict[str, Any]] = deque(maxlen=LOG_LIMIT)
+        self._server: EmulatorHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ----- lifecycle ----------------------------------------------------------------------------------
+
+    def start(self) -> Emulator:
+        if self._server is None:
+            self._server = EmulatorHTTPServer((self.host, self.port), self._process)
+            self.port = self._server.server_address[1]
+            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
+                                            name=f"skyql-emulator:{self.port}", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        if self._thread is not None:
+            server.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        server.close_connections()
+        server.server_close()
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def token_uri(self) -> str:
+        return f"{self.url}{TOKEN_PATH}"
+
+    # ----- the Python API --------------------------------------------------------------------------------
+
+    @property
+    def key_info(self) -> dict[str, Any]:
+        return self.auth.key().info(self.token_uri, self.config.project)
+
+    def make_key(self, path: str | Path) -> Path:
+        """Write a service-account key file whose token_uri is this emulator's token endpoint."""
+        target = Path(path)
+        target.write_text(json.dumps(self.key_info, indent=2) + "\n")
+        target.chmod(0o600)
+        return target
+
+    def populate(self, service: str, collection_path: str, count: int) -> int:
+        """Add `count` generated items to a collection (`"ml", "projects/bench/jobs"`); returns its size."""
+        return self.api.populate(service, collection_path, count)
+
+    def add(self, service: str, collection_path: str, item: dict[str, Any]) -> dict[str, Any]:
+        """Insert one item as given (its name and id filled in when missing); returns the stored item."""
+        return self.api.add(service, collection_path, item)
+
+    def deny(self, project: str, denied: bool = True) -> None:
+        """Answer 403 PERMISSION_DENIED to every call on projects/<project>/... (or stop doing so)."""
+        if denied:
+            self.api.denied.add(project)
+        else:
+            self.api.denied.discard(project)
+
+    def inject(self, status: int | None = None, count: int = 3, match: str | None = None,
+               retry_after: float | None = 1, delay_ms: int = 0, drop: bool = False,
+               in_operation: bool = False) -> None:
+        """Make the next `count` API requests whose path contains `match` fail, wait or lose their connection.
+
+        status defaults to 429 unless only a delay or a drop is asked for; `in_operation` lets the request
+        succeed and ends the Operation it starts with that error instead.
+        """
+        self.faults.add(Fault(status=status, count=count, match=match, retry_after=retry_after,
+                              delay_ms=delay_ms, drop=drop, in_operation=in_operation))
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        return list(self._log)
+
+    def clear_log(self) -> None:
+        self._log.clear()
+
+    @property
+    def issued_tokens(self) -> list[str]:
+        return list(self.auth.issued)
+
+    @property
+    def token_ttl(self) -> float:
+        return self.auth.token_ttl
+
+    @token_ttl.setter
+    def token_ttl(self, seconds: float) -> None:
+        self.auth.token_ttl = seconds
+
+    # ----- request processing ---------------------------------------------------------------------------
+
+    def _process(self, method: str, target: str, headers: Headers, body: bytes) -> Reply:
+        parts = urlsplit(target)
+        path = parts.path or "/"
+        if path.startswith(CONTROL):
+            return self._control(method, path[len(CONTROL):], parts.query, body)
+        query = parse_qs(parts.query, keep_blank_values=True)
+        host = headers.get("Host")
+        entry: dict[str, Any] = {"method": method, "path": path, "query": query,
+                                 "body": _loggable(path, body), "status": None, "start": time.time(),
+                                 "end": None, "host": host}
+        self._log.append(entry)
+        try:
+            reply = self._answer(method, path, query, headers, body, host)
+        except GoogleError as err:
+            reply = Reply(err.code, err.body(), err.headers)
+        except TokenError as err:
+            reply = Reply(err.code, dumps(err.body()))
+        except Exception as exc:  # noqa: BLE001 - any bug must still answer in Google's format
+            log.exception("emulator error on %s %s", method, path)
+            err = GoogleError(500, f"Internal error in the emulator: {type(exc).__name__}.", "INTERNAL")
+            reply = Reply(500, err.body())
+        entry["status"] = None if reply.drop else reply.status
+        entry["end"] = time.time()
+        return reply
+
+    def _answer(self, method: str, path: str, query: dict[str, list[str]], headers: Headers, body: bytes,
+                host: str | None) -> Reply:
+        is_token = path == TOKEN_PATH
+        fault = self.faults.take(method, path, not is_token)
+        op_error = None
+        if fault is not None:
+            if fault.delay_ms:
+                time.sleep(fault.delay_ms / 1000)
+            if fault.drop:
+                return Reply(0, b"", drop=True)
+            if fault.status is not None:
+                err = GoogleError(fault.status, _fault_message(fault.status),
+                                  retry_after=fault.retry_after if fault.status in (429, 503) else None)
+                if not fault.in_operation:
+                    raise err
+                op_error = err
+        if is_token:
+            return self._token(method, body, host)
+        if self.latency_ms:
+            time.sleep(self.latency_ms / 1000)
+        if self.require_auth:
+            self.auth.check(headers.get("Authorization"))
+        req = ApiRequest(method=method, path=path, query=query, body=body, host=host)
+        response = self.api.handle(req, op_error)
+        return Reply(response.status, response.body, response.headers)
+
+    def _token(self, method: str, body: bytes, host: str | None) -> Reply:
+        if method != "POST":
+            raise TokenError("invalid_request", "The token endpoint accepts POST only.", 405)
+        try:
+            form = {k: v[-1] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
+        except UnicodeDecodeError:
+            raise TokenError("invalid_request", "The request body is not form-encoded.") from None
+        # google-auth signs for Google's token endpoint whatever token_uri says, and Google accepts that.
+        audiences = {self.token_uri, *GOOGLE_TOKEN_AUDIENCES}
+        if host:
+            audiences.add(f"http://{host}{TOKEN_PATH}")
+        return Reply(200, dumps(self.auth.grant(form, audiences)), {"Cache-Control": "no-store"})
+
+    def _control(self, method: str, what: str, query: str, body: bytes) -> Reply:
+        """/_emulator/...: drive a CLI-started emulator from another process."""
+        try:
+            data = json.loads(body) if body.strip() else {}
+            if not isinstance(data, dict):
+                raise ValueError("expected a JSON object")
+            result = self._control_call(method, what.strip("/"), data)
+        except GoogleError as err:
+            return Reply(err.code, err.body())
+        except (ValueError, TypeError, KeyError) as exc:
+            err = GoogleError(400, f"Bad control request: {exc}")
+            return Reply(400, err.body())
+        except Exception as exc:  # noqa: BLE001 - e.g. an unknown service: report it, do not die
+            err = GoogleError(400, str(exc) or type(exc).__name__)
+            return Reply(400, err.body())
+        return Reply(200, dumps(result))
+
+    def _control_call(self, method: str, what: str, data: dict[str, Any]) -> Any:
+        if what == "health":
+            return {"status": "ok", "url": self.url}
+        if what == "log":
+            if method == "DELETE":
+                self.clear_log()
+                return {}
+            return {"requests": self.requests}
+        if what == "faults":
+            if method == "DELETE":
+                self.clear_faults()
+                return {}
+            if method == "POST":
+                fields = {k: data[k] for k in ("status", "count", "match", "retry_after", "delay_ms", "drop",
+                                               "in_operation") if k in data}
+                self.inject(**fields)
+            return {"faults": [f.as_dict() for f in self.faults.rules]}
+        if what == "populate" and method == "POST":
+            return {"count": self.populate(data["service"], data["collection"], int(data.get("count", 1)))}
+        if what == "add" and method == "POST":
+            return self.add(data["service"], data["collection"], data["item"])
+        if what == "deny" and method == "POST":
+            self.deny(data["project"], bool(data.get("denied", True)))
+            return {"denied": sorted(self.api.denied)}
+        if what == "key":
+            return self.key_info
+        if what == "config":
+            if method == "POST":
+                for key in ("latency_ms", "token_ttl"):
+                    if key in data:
+                        setattr(self, key, data[key])
+                for key in ("operation_polls", "page_size_cap", "rows"):
+                    if key in data:
+                        setattr(self.config, key, int(data[key]))
+            return {"latency_ms": self.latency_ms, "token_ttl": self.token_ttl, "require_auth": self.require_auth,
+                    "seed": self.config.seed, "rows": self.config.rows, "page_size_cap": self.config.page_size_cap,
+                    "operation_polls": self.config.operation_polls}
+        raise GoogleError(404, f"Unknown control endpoint {method} {CONTROL}{what}: try health, log, faults, "
+                               "populate, add, deny, key or config.")
+
+
+def _loggable(path: str, body: bytes) -> Any:
+    """The request body for the log: JSON when it is JSON; token requests without their assertion."""
+    if not body:
+        return None
+    if path == TOKEN_PATH:
+        form = parse_qs(body.decode(errors="replace"))
+        return {k: ("<redacted>" if k == "assertion" else v[-1]) for k, v in form.items()}
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return body.decode(errors="replace")
+
+
+def _fault_message(status: int) -> str:
+    if status == 429:
+        return "Quota exceeded for quota metric 'Requests' and limit 'Requests per minute' (injected by the emulator)."
+    if status == 503:
+        return "The service is currently unavailable (injected by the emulator)."
+    return f"Injected failure: HTTP {status}."

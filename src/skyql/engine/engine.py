@@ -1,0 +1,175 @@
+"""The DuckDB side of skyql: typed tables filled from raw API pages, and the local SQL run over them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import json
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from skyql.engine.inserter import Inserter
+from skyql.engine.loader import TableLoader, TableSpec
+from skyql.engine.types import quote
+from skyql.errors import ConfigError, NotFoundError, SkyqlError, SqlError, did_you_mean
+from skyql.registry.model import Column
+from skyql.result import Result
+from skyql.sql import sqlite_json
+
+if TYPE_CHECKING:
+    import pyarrow
+
+_TIMESTAMPTZ = "TIMESTAMP WITH TIME ZONE"
+_SAFE_SETTINGS = (
+    "SET autoinstall_known_extensions = false",
+    "SET autoload_known_extensions = false",
+    "SET allow_community_extensions = false",
+    "SET enable_external_access = false",
+    "SET lock_configuration = true",
+)
+
+
+class Engine:
+    """One in-memory DuckDB connection: `create_table`, `load_page`..., then `query`."""
+
+    def __init__(self, safe: bool = False) -> None:
+        self.safe = safe
+        self._conn = duckdb.connect(":memory:")
+        self._loaders: dict[str, TableLoader] = {}
+        # Google timestamps are UTC; results and now() use UTC whatever the machine's zone.
+        self._conn.execute("SET TimeZone = 'UTC'")
+        for macro in sqlite_json.MACROS:
+            self._conn.execute(macro)
+        self._inserter = Inserter(self._conn.cursor())
+        if safe:
+            for setting in _SAFE_SETTINGS:
+                self._conn.execute(setting)
+
+    # -- loading ---------------------------------------------------------------------------------
+
+    def create_table(self, key: str, columns: Sequence[Column], params: Sequence[str]) -> None:
+        """(Re)create table `key`: the row columns typed from the schema, then the parameter columns."""
+        if key in self._loaders:
+            self.drop(key)
+        spec = TableSpec.build(key, columns, params)
+        self._conn.execute(spec.create_sql())
+        self._loaders[key] = TableLoader(spec)
+
+    def load_page(self, key: str, body: bytes, object_key: str | None, partition: Mapping[str, Any]) -> int:
+        """Add the rows of one response page (`object_key` '$.jobs', or None: the body is one row).
+
+        Pages are buffered and inserted in batches on a background thread: returns the rows of batches
+        that finished meanwhile; `flush(key)` waits for the rest. A page skyql cannot read raises
+        ApiError, here or from a later call.
+        """
+        loader = self._loader(key)
+        added = sum(self._inserter.submit(loader, batch) for batch in loader.add(body, object_key, partition))
+        return added + self._inserter.reap()
+
+    def load_rows(self, key: str, rows: Sequence[Mapping[str, Any]], partition: Mapping[str, Any]) -> int:
+        """Add rows already decoded (small results such as EXEC responses), typed like pages."""
+        body = json.dumps({"rows": list(rows)}, default=str).encode()
+        return self.load_page(key, body, "$.rows", partition) + self.flush(key)
+
+    def flush(self, key: str | None = None) -> int:
+        """Insert every buffered page (of `key`, or of all tables) and wait; returns the rows inserted."""
+        added = 0
+        for k in [key] if key is not None else list(self._loaders):
+            loader = self._loader(k)
+            batch = loader.take()
+            if batch is not None:
+                added += self._inserter.submit(loader, batch)
+        return added + self._inserter.drain()
+
+    def distinct(self, key: str, column: str) -> list[Any]:
+        """The distinct non-null values of one column, sorted (parameters taken from a join)."""
+        spec = self._loader(key).spec
+        self.flush(key)
+        names = [n for n, _ in spec.columns] + list(spec.params)
+        match = next((n for n in names if n.lower() == column.lower()), None)
+        if match is None:
+            raise NotFoundError(f"{key} has no column {column}{did_you_mean(column, names)}")
+        col = quote(match)
+        sql = f"SELECT DISTINCT {col} FROM {quote(key)} WHERE {col} IS NOT NULL ORDER BY 1"
+        return [row[0] for row in self._conn.execute(sql).fetchall()]
+
+    def drop(self, key: str) -> None:
+        """Forget table `key` and its buffered pages (errors of its pending batches are dropped too)."""
+        self._inserter.drain(forget=key)
+        self._loaders.pop(key, None)
+        self._conn.execute(f"DROP TABLE IF EXISTS {quote(key)}")
+
+    def close(self) -> None:
+        self._loaders.clear()
+        self._inserter.close()
+        self._conn.close()
+
+    # -- querying --------------------------------------------------------------------------------
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> Result:
+        """Run local SQL (DuckDB dialect) after flushing every table; DuckDB errors become SqlError."""
+        relation = self._relation(sql, params)
+        if relation is None:
+            return Result(columns=[], types=[], rows=[])
+        columns = list(relation.columns)
+        types = [str(t) for t in relation.types]
+        zoned = [i for i, t in enumerate(types) if t == _TIMESTAMPTZ]
+        if zoned:
+            # DuckDB needs pytz to return aware datetimes; read UTC wall time and attach the zone here.
+            exprs = [f"timezone('UTC', #{i + 1})" if i in zoned else f"#{i + 1}" for i in range(len(types))]
+            relation = relation.select(", ".join(exprs))
+        rows = self._run(relation.fetchall)
+        if zoned:
+            rows = [_with_utc(row, zoned) for row in rows]
+        return Result(columns=columns, types=types, rows=rows)
+
+    def query_arrow(self, sql: str, params: Sequence[Any] | None = None) -> pyarrow.Table:
+        """Run local SQL and return a pyarrow Table (needs the `arrow` extra)."""
+        if importlib.util.find_spec("pyarrow") is None:
+            raise ConfigError("Arrow results need pyarrow: pip install 'skyql[arrow]'")
+        relation = self._relation(sql, params)
+        if relation is None:
+            import pyarrow
+
+            return pyarrow.table({})
+        return self._run(relation.to_arrow_table)
+
+    def _relation(self, sql: str, params: Sequence[Any] | None) -> duckdb.DuckDBPyRelation | None:
+        self.flush()
+        return self._run(lambda: self._conn.sql(sql, params=list(params) if params else None))
+
+    def _run(self, fn: Any) -> Any:
+        try:
+            return fn()
+        except duckdb.Error as err:
+            raise _sql_error(err) from None
+
+    def _loader(self, key: str) -> TableLoader:
+        try:
+            return self._loaders[key]
+        except KeyError:
+            raise KeyError(f"no table {key!r}: call create_table first") from None
+
+
+def _with_utc(row: tuple[Any, ...], positions: list[int]) -> tuple[Any, ...]:
+    values = list(row)
+    for i in positions:
+        if isinstance(values[i], dt.datetime):
+            values[i] = values[i].replace(tzinfo=dt.UTC)
+    return tuple(values)
+
+
+def _sql_error(err: duckdb.Error) -> SkyqlError:
+    """DuckDB's message in one line: the error and its hints (candidate columns), without the SQL excerpt."""
+    text = str(err)
+    head = text.split("\nLINE ", 1)[0]
+    lines = [line.strip() for line in head.splitlines() if line.strip()]
+    kept = lines[:1] + [ln for ln in lines[1:] if ln.startswith(("Candidate bindings", "Did you mean"))]
+    message = " ".join(kept) or type(err).__name__
+    if isinstance(err, duckdb.PermissionException):
+        return SqlError(f"file access is disabled in safe mode: {message}")
+    if "pytz" in message:
+        message = "timestamps with time zone inside lists or structs cannot be returned; cast them to VARCHAR"
+    return SqlError(message)

@@ -1,0 +1,410 @@
+"""The one place requests are sent: auth, retries, deadlines, concurrency, pagination, operations."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import ipaddress
+import json
+import logging
+import random
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+import skyql
+from skyql.errors import ApiError, ConfigError
+from skyql.fetch.auth import Credentials, HttpxAuthRequest, TokenSource
+from skyql.fetch.budget import Budget, HostLimit
+from skyql.fetch.failures import (
+    from_response,
+    operation_failed,
+    origin,
+    scrub,
+    snippet,
+    timed_out,
+    unreachable,
+    where,
+)
+from skyql.fetch.operations import is_done, poll_request
+from skyql.fetch.options import FetchOptions
+from skyql.fetch.paging import PageFormatError, count_rows, is_empty, next_page_token
+from skyql.fetch.request import Page, Request
+from skyql.fetch.retry import RETRY_STATUSES, Clock, backoff, is_idempotent, may_retry, retry_after
+from skyql.registry.model import Service
+
+# Empty pages that still carry a next-page token, in a row, before a stream is declared endless.
+MAX_EMPTY_PAGES = 10
+# Polling a long-running operation: first wait, growth factor, longest wait (seconds).
+POLL_FIRST, POLL_GROWTH, POLL_MAX = 0.5, 1.5, 10.0
+CONNECT_TIMEOUT = 10.0
+_LOOPBACK_NAMES = ("localhost", "localhost.localdomain")
+# Loopback traffic never goes through an HTTP(S)_PROXY from the environment.
+_NO_PROXY = ("all://localhost", "all://127.0.0.1", "all://[::1]")
+log = logging.getLogger("skyql.fetch")
+
+
+def is_loopback(host: str | None) -> bool:
+    """127.0.0.0/8, ::1 and localhost."""
+    if not host:
+        return False
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass
+class _Failed:
+    error: BaseException
+
+
+_DONE = object()
+
+
+class Fetcher:
+    """Sends Requests with one async httpx client; yields raw Pages, returns parsed single answers."""
+
+    def __init__(
+        self,
+        credentials: Credentials | None,
+        options: FetchOptions,
+        transport: httpx.AsyncBaseTransport | None = None,
+        *,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        _check_options(options, credentials)
+        self.options = options
+        self.warnings: list[ApiError] = []  # failed partitions skipped under allow_partial
+        self.retries = 0  # requests repeated after a retryable failure (reported by benchmarks)
+        self._clock = clock or Clock()
+        self._rng = rng or random.Random()
+        headers = {"User-Agent": f"skyql/{skyql.__version__}"}
+        self._client = httpx.AsyncClient(
+            transport=transport,
+            headers=headers,
+            timeout=options.timeout,
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=max(options.concurrency, 1)),
+            mounts=dict.fromkeys(_NO_PROXY),
+        )
+        # google-auth refreshes tokens synchronously; a mock transport that speaks both sides serves it too.
+        sync_transport = transport if isinstance(transport, httpx.BaseTransport) else None
+        self._sync = httpx.Client(transport=sync_transport, headers=headers, mounts=dict.fromkeys(_NO_PROXY))
+        self._tokens = TokenSource(credentials, HttpxAuthRequest(self._sync))
+        self._statement: contextvars.ContextVar[Budget | None] = contextvars.ContextVar(
+            f"skyql_fetch_budget_{id(self)}", default=None
+        )
+
+    def __repr__(self) -> str:
+        return f"Fetcher(options={self.options!r}, authenticated={self._tokens.credentials is not None})"
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+        self._sync.close()
+
+    @contextlib.contextmanager
+    def statement(self, timeout: float | None = None) -> Iterator[None]:
+        """Share one deadline, concurrency bound and per-host rate limits across a statement's calls.
+
+        Without it, every `pages()` and `call()` has a budget of its own.
+        """
+        budget = Budget(timeout or self.options.timeout, self.options.concurrency, self._clock)
+        token = self._statement.set(budget)
+        try:
+            yield
+        finally:
+            self._statement.reset(token)
+
+    def _budget(self) -> Budget:
+        current = self._statement.get()
+        return current or Budget(self.options.timeout, self.options.concurrency, self._clock)
+
+    async def call(self, request: Request) -> dict[str, Any]:
+        """Send one non-paged request; its JSON answer ({} for an empty body)."""
+        response = await self._send(request, self._budget())
+        return _json_object(request, response.content)
+
+    async def pages(
+        self, requests: list[Request], fetch_key: str, limit: int | None = None
+    ) -> AsyncIterator[Page]:
+        """Every page of every request (one partition each), as they arrive, `concurrency` at a time.
+
+        `limit`: stop once that many rows (items under Request.items_key) were yielded.
+        """
+        # Leaving early is fine too: wrap the iterator in contextlib.aclosing() so that the requests still
+        # in flight are cancelled at once rather than when the generator is collected.
+        budget = self._budget()
+        queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=max(2, self.options.concurrency))
+        pending = iter(requests)
+
+        async def emit(page: Page, items_key: str | None) -> None:
+            await queue.put((page, items_key))
+
+        async def worker() -> None:
+            try:
+                for request in pending:
+                    try:
+                        await self._stream(request, fetch_key, budget, emit)
+                    except ApiError as exc:
+                        if not self.options.allow_partial:
+                            raise
+                        self.warnings.append(exc)
+            except Exception as exc:
+                await queue.put(_Failed(exc))
+            else:
+                await queue.put(_DONE)
+
+        workers = [asyncio.create_task(worker()) for _ in range(min(self.options.concurrency, len(requests)))]
+        try:
+            running, rows = len(workers), 0
+            while running:
+                item = await queue.get()
+                if item is _DONE:
+                    running -= 1
+                    continue
+                if isinstance(item, _Failed):
+                    raise item.error
+                page, items_key = item
+                if limit is not None:
+                    rows += _rows(page, items_key)
+                yield page
+                if limit is not None and rows >= limit:
+                    return
+        finally:
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+
+    async def _stream(self, request: Request, fetch_key: str, budget: Budget, emit: Any) -> None:
+        """Follow one partition's nextPageToken to the end; a retry repeats the same page token."""
+        base_query = tuple(kv for kv in request.query if kv[0] != "pageToken")
+        seen = {v for k, v in request.query if k == "pageToken"}
+        current, number, empty_run = request, 0, 0
+        while True:
+            response = await self._send(current, budget)
+            body = response.content
+            number += 1
+            try:
+                token = next_page_token(body)
+                empty = token is not None and is_empty(body, request.items_key)
+            except PageFormatError as exc:
+                raise ApiError(
+                    f"{where(request)}: page {number} cannot be read: {exc}: {snippet(body)}",
+                    http_status=response.status_code,
+                    resource=request.resource,
+                    params=request.params,
+                ) from None
+            await emit(Page(fetch_key, request.params, body, number), request.items_key)
+            if token is None:
+                return
+            if token in seen:
+                raise _endless(request, f"page {number} repeated an earlier page token")
+            seen.add(token)
+            empty_run = empty_run + 1 if empty else 0
+            if empty_run > MAX_EMPTY_PAGES:
+                raise _endless(request, f"{empty_run} empty pages in a row still pointed to a next page")
+            current = replace(request, query=(*base_query, ("pageToken", token)))
+
+    async def wait_operation(
+        self,
+        operation: dict[str, Any],
+        service: Service,
+        *,
+        endpoint: str | None = None,
+        resource: str = "",
+        params: dict[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """Poll a long-running operation until done; the finished operation (its `response` is the result).
+
+        ApiError when it ends with an error, or is still running after `timeout` (default options.timeout).
+        """
+        request = poll_request(
+            service, operation, endpoint=endpoint or self.options.endpoint, resource=resource, params=params
+        )
+        seconds = timeout if timeout is not None else self.options.timeout
+        budget = Budget(seconds, self.options.concurrency, self._clock)
+        delay, current = POLL_FIRST, operation
+        while not is_done(current):
+            if delay >= budget.remaining():
+                raise ApiError(
+                    f"{where(request)}: operation {current.get('name', '')} is still running after {seconds:g} s"
+                    " (it goes on at the server; wait with a longer timeout or look it up later)",
+                    status="DEADLINE_EXCEEDED",
+                    resource=request.resource,
+                    params=request.params,
+                )
+            await self._clock.sleep(delay)
+            current = _json_object(request, (await self._send(request, budget)).content)
+            delay = min(delay * POLL_GROWTH, POLL_MAX)
+        if current.get("error"):
+            raise operation_failed(request, current)
+        return current
+
+    async def _send(self, request: Request, budget: Budget) -> httpx.Response:
+        """Send with auth, retries and the deadline; a 2xx response, else ApiError."""
+        host = budget.host(request.host_header or urlsplit(request.url).hostname or "")
+        idempotent = is_idempotent(request)
+        attempt, refreshed, last = 0, False, None
+        while True:
+            remaining = budget.remaining()
+            if remaining <= 0:
+                raise self._clean(timed_out(request, budget.seconds, last))
+            headers = await self._headers(request)
+            used = self._tokens.token
+            self._emit("request", resource=request.resource)
+            try:
+                response, epoch = await self._attempt(request, headers, host, budget, remaining)
+            except TimeoutError:
+                self._emit("response", resource=request.resource, status=None)
+                raise self._clean(timed_out(request, budget.seconds, last), used) from None
+            except httpx.HTTPError as exc:
+                self._emit("response", resource=request.resource, status=None)
+                last = self._clean(unreachable(request, exc), used)
+                if not may_retry(request, exc) or attempt >= self.options.retries:
+                    raise last from None
+                log.debug("retrying %s after %s", request.describe(), type(exc).__name__)
+                self._retried(request, None)
+                await self._pause(budget, backoff(attempt, self._rng), request, last)
+                attempt += 1
+                continue
+            status = response.status_code
+            self._emit("response", resource=request.resource, status=status)
+            if status < 300:  # Google APIs do not redirect: a 3xx is a proxy's doing, not a page
+                return response
+            if status == 401 and self._tokens.credentials is not None and not refreshed:
+                # An expired or revoked token: refresh once (shared with every request that saw it) and repeat.
+                refreshed = True
+                await self._tokens.refresh(used)
+                continue
+            error = self._clean(
+                from_response(request, status, response.content, anonymous=self._tokens.credentials is None),
+                used,
+            )
+            if status not in RETRY_STATUSES or not idempotent or attempt >= self.options.retries:
+                raise error
+            if status == 429:
+                before = host.limit
+                host.throttled(epoch)
+                if host.limit < before:
+                    log.info("%s keeps answering 429: %d requests at once from now on", host.name, host.limit)
+            asked = retry_after(response.headers)
+            delay = asked if asked is not None else backoff(attempt, self._rng)
+            log.debug("retrying %s after HTTP %d in %.2f s", request.describe(), status, delay)
+            self._retried(request, status)
+            await self._pause(budget, delay, request, error)
+            attempt, last = attempt + 1, error
+
+    def _emit(self, kind: str, **info: Any) -> None:
+        if self.options.on_event is not None:
+            self.options.on_event(kind, **info)
+
+    def _retried(self, request: Request, status: int | None) -> None:
+        self.retries += 1
+        self._emit("retry", resource=request.resource, status=status)
+
+    async def _attempt(
+        self, request: Request, headers: dict[str, str], host: HostLimit, budget: Budget, remaining: float
+    ) -> tuple[httpx.Response, int]:
+        async with asyncio.timeout(remaining), budget.slot(host) as epoch:
+            response = await self._client.request(
+                request.method,
+                request.url,
+                params=list(request.query) if request.query else None,
+                json=request.body,
+                headers=headers,
+                # A silent host must not eat the whole deadline before the first retry.
+                timeout=httpx.Timeout(remaining, connect=min(remaining, CONNECT_TIMEOUT)),
+            )
+        return response, epoch
+
+    async def _pause(self, budget: Budget, delay: float, request: Request, error: ApiError) -> None:
+        """Wait before a retry, unless the wait would end past the deadline: then fail with `error`."""
+        if delay >= budget.remaining():
+            raise self._clean(timed_out(request, budget.seconds, error))
+        await self._clock.sleep(delay)
+
+    async def _headers(self, request: Request) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        if request.host_header:
+            headers["Host"] = request.host_header
+        if self._tokens.credentials is not None:
+            _check_token_safe(request.url, self.options.insecure)
+            headers.update(await self._tokens.headers())
+        return headers
+
+    def _clean(self, error: ApiError, *tokens: str | None) -> ApiError:
+        for token in (*tokens, self._tokens.token):
+            error = scrub(error, token)
+        return error
+
+
+def _rows(page: Page, items_key: str | None) -> int:
+    try:
+        return count_rows(page.body, items_key)
+    except PageFormatError:
+        return 0
+
+
+def _endless(request: Request, why: str) -> ApiError:
+    return ApiError(
+        f"{where(request)}: pagination did not end: {why}; the API is not paging correctly",
+        resource=request.resource,
+        params=request.params,
+    )
+
+
+def _json_object(request: Request, body: bytes) -> dict[str, Any]:
+    """A response body as a JSON object; {} when empty."""
+    if not body.strip():
+        return {}
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(
+            f"{where(request)}: the API answered with something that is not JSON: {snippet(body)}",
+            resource=request.resource,
+            params=request.params,
+        ) from None
+    return doc if isinstance(doc, dict) else {"value": doc}
+
+
+def _check_options(options: FetchOptions, credentials: Credentials | None) -> None:
+    if options.concurrency < 1:
+        raise ConfigError(f"concurrency must be at least 1, got {options.concurrency}")
+    if options.retries < 0:
+        raise ConfigError(f"retries must be 0 or more, got {options.retries}")
+    if options.timeout <= 0:
+        raise ConfigError(f"timeout must be more than 0 seconds, got {options.timeout:g}")
+    if options.endpoint:
+        parts = urlsplit(options.endpoint)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(
+                f"endpoint {options.endpoint!r} is not an http(s) URL; expected e.g. http://127.0.0.1:8089"
+            )
+        if credentials is not None:
+            _check_token_safe(options.endpoint, options.insecure)
+
+
+def _check_token_safe(url: str, insecure: bool) -> None:
+    """Tokens go over https, or to this machine; plain http elsewhere only when asked for."""
+    parts = urlsplit(url)
+    if insecure or parts.scheme == "https" or is_loopback(parts.hostname):
+        return
+    raise ConfigError(
+        f"refusing to send credentials over plain http to {origin(url)}: use https, a loopback address,"
+        " or allow it explicitly with the insecure option"
+    )

@@ -1,0 +1,36 @@
+"""Shared fixtures: one local Google API emulator per test session, and credentials for it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from skyql.emulator import Emulator
+
+CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[Emulator]:
+    """The emulator on loopback (auth required, seed 0); tests that change state use their own project."""
+    with Emulator(require_auth=True) as emu:
+        yield emu
+
+
+@pytest.fixture
+def key_file(emulator: Emulator, tmp_path: Path) -> Path:
+    """A service-account key file whose token_uri is the emulator's token endpoint."""
+    return emulator.make_key(tmp_path / "key.json")
+
+
+@pytest.fixture(scope="session")
+def access_token(emulator: Emulator) -> str:
+    """A bearer token the emulator issued, obtained the way google-auth gets one (JWT-bearer grant)."""
+    from google.auth.transport.requests import Request
+    from google.oauth2 import service_account
+
+    creds = service_account.Credentials.from_service_account_info(emulator.key_info, scopes=[CLOUD_PLATFORM])
+    creds.refresh(Request())
+    return creds.token
