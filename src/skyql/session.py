@@ -234,6 +234,10 @@ class Session:
 
         service = fetch.resource.service
         fields = fetch.columns if (self.options.pushdown and fetch.columns is not None) else None
+        if fields is not None:
+            # The columns listed rows derive their id parameters from (see _fill_ids) always come along.
+            derived = [src[1] if src[0] == "column" else "name" for src in fetch.resource.id_sources().values()]
+            fields = list(dict.fromkeys([*fields, *derived]))
         return [
             build_request(
                 service,
@@ -257,7 +261,9 @@ class Session:
     async def _fetch_one(self, fetcher: Any, fetch: Fetch) -> None:
         engine = self.engine
         resource = fetch.resource
-        engine.create_table(fetch.key, resource.columns(fetch.method), resource.param_names)
+        # Path parameters of every SELECT method, plus the query parameters this statement gives (filter, ...).
+        params = list(dict.fromkeys([*resource.param_names, *fetch.param_columns]))
+        engine.create_table(fetch.key, resource.columns(fetch.method), params)
         partitions = self._partitions(fetch)
         if not partitions:
             return
@@ -270,6 +276,20 @@ class Session:
                 if self.progress is not None:
                     self.progress("page", resource=fetch.resource.id, number=page.number)
         engine.flush(fetch.key)
+        self._fill_ids(fetch, params, partitions)
+
+    def _fill_ids(self, fetch: Fetch, params: list[str], partitions: list[dict[str, Any]]) -> None:
+        """After a list, give each row the id parameters its request did not carry (for `jobsId IN (...)`)."""
+        given = {k for p in partitions for k in p}
+        for param, source in fetch.resource.id_sources().items():
+            if param in given or param not in params:
+                continue
+            column = '"' + param.replace('"', '""') + '"'
+            if source[0] == "name":
+                value = f"regexp_extract(name, '{source[1]}', {source[2]})"
+            else:
+                value = '"' + source[1].replace('"', '""') + '"'
+            self.engine.query(f'UPDATE "{fetch.key}" SET {column} = {value} WHERE {column} IS NULL')
 
     def dryrun_result(self, plan: Plan) -> Result:
         """The requests a plan would send, one per row (no tokens, nothing sent)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,6 +105,30 @@ class Resource:
         if method is None:
             return []
         return self.service.row_columns(method)
+
+    def id_sources(self) -> dict[str, tuple[str, ...]]:
+        """How a listed row tells its path parameters: param -> ("name", regex, group) or ("column", name).
+
+        A list fills only the parameters it was called with; `jobsId IN (...)` after a list needs the rest,
+        which a row carries in its resource `name` (matched against the get method's URL template) or in a
+        `<singular>Id` field (ml's `jobId` for `jobsId`).
+        """
+        get = self.methods.get("get")
+        if get is None:
+            return {}
+        columns = {c.name for c in self.columns()}
+        template = re.sub(r"^v\d[^/]*/", "", get.path)
+        sources: dict[str, tuple[str, ...]] = {}
+        if "name" in columns and "{" in template:
+            parts = re.split(r"({[^}]+})", template)
+            regex = "".join("([^/]+)" if p.startswith("{") else re.escape(p) for p in parts if p)
+            for i, name in enumerate(p[1:-1] for p in parts if p.startswith("{")):
+                sources[name] = ("name", f"{regex}$", str(i + 1))
+        for p in get.path_params:
+            singular = p.name.removesuffix("Id").removesuffix("s") + "Id"
+            if p.name not in sources and singular in columns:
+                sources[p.name] = ("column", singular)
+        return sources
 
     @property
     def param_names(self) -> list[str]:

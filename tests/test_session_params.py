@@ -1,0 +1,62 @@
+"""Parameter columns after a list: query parameters are columns, and listed rows know their own ids."""
+
+from __future__ import annotations
+
+import pytest
+
+from skyql.session import Options, Session
+
+
+@pytest.fixture
+def session(emulator, key_file):
+    options = Options(auth={"google": {"type": "service_account", "credentialsfilepath": str(key_file)}},
+                      endpoints={"google": emulator.url})
+    with Session(options) as s:
+        yield s
+
+
+def test_a_query_parameter_in_where_is_sent_and_is_a_column(session, emulator):
+    emulator.clear_log()
+    result = session.execute(
+        "SELECT jobId, state, filter FROM google.ml.jobs "
+        "WHERE projectsId = 'demo-project' AND filter = 'state=\"RUNNING\"'"
+    )
+    assert result.rows and all(state == "RUNNING" for _, state, _ in result.rows)
+    assert {row[2] for row in result.rows} == {'state="RUNNING"'}
+    lists = [r for r in emulator.requests if r["path"].endswith("/jobs")]
+    assert lists and all(r["query"]["filter"] == ['state="RUNNING"'] for r in lists)
+
+
+def test_listed_rows_carry_their_id_parameter_from_an_id_field(session):
+    ids = session.execute("SELECT jobId, jobsId FROM google.ml.jobs WHERE projectsId = 'demo-project'").rows
+    assert ids and all(job_id == jobs_id for job_id, jobs_id in ids)
+
+
+def test_listed_rows_carry_their_id_parameters_from_their_resource_name(session):
+    rows = session.execute(
+        "SELECT name, hyperparameterTuningJobsId, locationsId FROM google.aiplatform.hyperparameter_tuning_jobs "
+        "WHERE projectsId = 'demo-project' AND locationsId = 'europe-west4'"
+    ).rows
+    assert rows
+    for name, job_id, location in rows:
+        assert name == f"projects/demo-project/locations/{location}/hyperparameterTuningJobs/{job_id}"
+
+
+def test_an_id_in_a_subquery_over_the_same_resource_finds_its_rows(session):
+    rows = session.execute(
+        "SELECT jobId FROM google.ml.jobs WHERE projectsId = 'demo-project' AND jobsId IN "
+        "(SELECT jobId FROM google.ml.jobs WHERE projectsId = 'demo-project' ORDER BY jobId LIMIT 2)"
+    ).rows
+    everything = session.execute("SELECT jobId FROM google.ml.jobs WHERE projectsId = 'demo-project' "
+                                 "ORDER BY jobId LIMIT 2").rows
+    assert sorted(rows) == everything and len(rows) == 2
+
+
+def test_id_columns_are_filled_with_fields_pushdown_too(session, emulator):
+    emulator.clear_log()
+    rows = session.execute(
+        "SELECT hyperparameterTuningJobsId FROM google.aiplatform.hyperparameter_tuning_jobs "
+        "WHERE projectsId = 'demo-project' AND locationsId = 'us-central1'"
+    ).rows
+    assert rows and all(r[0] for r in rows)
+    assert any("fields" in r["query"] for r in emulator.requests)
