@@ -229,7 +229,7 @@ def test_auth_names_the_credentials_but_never_the_key(emulator: Emulator, key_fi
         sh = Captured(s)
         assert sh.run("\\auth")
     out = sh.out.getvalue()
-    assert emulator.url in out and "service_account" in out
+    assert emulator.url in out and f"service account {json.loads(key_file.read_text())['client_email']}" in out
     key = json.loads(key_file.read_text())
     assert key["private_key_id"] not in out and "PRIVATE KEY" not in out
 

@@ -39,6 +39,31 @@ class Options:
     pushdown: bool = True  # send Google's `fields` parameter with the columns a query uses
 
 
+def build_options(auth: Any = None, endpoints: Any = None, *, emulator: bool = False, **settings: Any) -> Options:
+    """Options from what a user gave (the CLI's flags, connect()'s keywords), then the environment.
+
+    `auth` is StackQL's auth JSON as text or a mapping; `endpoints` maps providers to URLs. Unset, they
+    come from SKYQL_AUTH and SKYQL_ENDPOINT_GOOGLE, except with the emulator, which brings its own.
+    """
+    from collections.abc import Mapping
+
+    if endpoints is not None and not isinstance(endpoints, Mapping):
+        raise ConfigError('endpoints must map a provider to a URL, e.g. {"google": "http://127.0.0.1:8089"}')
+    concurrency = settings.get("concurrency", 16)
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ConfigError(f"concurrency must be a whole number of at least 1, not {concurrency!r}")
+    options = Options(
+        auth=parse_auth(auth) if isinstance(auth, str) else (dict(auth) if auth is not None else None),
+        endpoints=dict(parse_endpoint(f"{provider}={url}") for provider, url in (endpoints or {}).items()),
+        **settings,
+    )
+    if not emulator:
+        options = options_from_env(options)
+        if isinstance(options.auth, str):
+            options.auth = parse_auth(options.auth)
+    return options
+
+
 def options_from_env(options: Options, env: os._Environ | dict = os.environ) -> Options:
     """Fill what the user did not set from SKYQL_AUTH and SKYQL_ENDPOINT_GOOGLE."""
     if options.auth is None and env.get("SKYQL_AUTH"):
@@ -117,13 +142,17 @@ class Session:
         return self._credentials
 
     def credentials_summary(self) -> str:
-        """Which credentials are in use, never the secret."""
+        """Which credentials are in use, never the secret: 'service account sa@p.iam... (key file)'."""
         creds = self.credentials
         if creds is None:
             return "none (anonymous requests)"
         email = getattr(creds, "service_account_email", None)
-        kind = type(creds).__module__ + "." + type(creds).__name__
-        return f"{kind} ({email})" if email else kind
+        if email and email != "default":
+            source = "emulator key" if self._emulator is not None else "key"
+            return f"service account {email} ({source})"
+        kind = type(creds).__name__
+        account = getattr(creds, "account", None) or getattr(creds, "quota_project_id", None)
+        return f"{kind} (application default credentials{', ' + account if account else ''})"
 
     # -- statements ------------------------------------------------------------------------------
     def execute(self, statement: str | st.Statement, params: Sequence[Any] | None = None) -> Result:
@@ -352,4 +381,4 @@ def parse_auth(text: str | None) -> dict | None:
     return value
 
 
-__all__ = ["Options", "Session", "options_from_env", "parse_auth", "parse_endpoint"]
+__all__ = ["Options", "Session", "build_options", "options_from_env", "parse_auth", "parse_endpoint"]

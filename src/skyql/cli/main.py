@@ -120,12 +120,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _session(args: argparse.Namespace) -> Any:
-    from skyql.session import Options, Session, options_from_env, parse_auth, parse_endpoint
+    from skyql.session import Session, build_options, parse_endpoint
 
-    endpoints = dict(parse_endpoint(e) for e in args.endpoint)
-    options = Options(
-        auth=parse_auth(args.auth),
-        endpoints=endpoints,
+    options = build_options(
+        args.auth,
+        dict(parse_endpoint(e) for e in args.endpoint),
+        emulator=args.emulator,
         concurrency=args.concurrency,
         retries=args.retries,
         timeout=args.timeout,
@@ -136,12 +136,6 @@ def _session(args: argparse.Namespace) -> Any:
         allow_partial=args.allow_partial,
         pushdown=not args.no_pushdown,
     )
-    if not args.emulator:
-        options = options_from_env(options)
-        if isinstance(options.auth, str):
-            options.auth = parse_auth(options.auth)
-    if args.concurrency < 1:
-        raise ConfigError("--concurrency must be at least 1")
     return Session(options, emulator=args.emulator)
 
 

@@ -12,7 +12,7 @@ from skyql.dbapi.cursor import Cursor
 from skyql.dbapi.exceptions import InterfaceError, NotSupportedError, Warning, dbapi_errors
 from skyql.errors import ConfigError, did_you_mean
 from skyql.result import Result
-from skyql.session import Options, Session, options_from_env, parse_auth, parse_endpoint
+from skyql.session import Options, Session, build_options
 
 T = TypeVar("T")
 
@@ -55,22 +55,7 @@ def _options(
             f"unknown connect() option {name!r}{did_you_mean(name, OPTION_NAMES)}; "
             f"the options are auth, endpoints, concurrency, safe, emulator, {', '.join(sorted(OPTION_NAMES))}"
         )
-    if endpoints is not None and not isinstance(endpoints, Mapping):
-        raise ConfigError('endpoints must map a provider to a URL, e.g. {"google": "http://127.0.0.1:8089"}')
-    if not isinstance(concurrency, int) or concurrency < 1:
-        raise ConfigError(f"concurrency must be a whole number of at least 1, not {concurrency!r}")
-    opts = Options(
-        auth=parse_auth(auth) if isinstance(auth, str) else (dict(auth) if auth is not None else None),
-        endpoints=dict(parse_endpoint(f"{provider}={url}") for provider, url in (endpoints or {}).items()),
-        concurrency=concurrency,
-        safe=safe,
-        **options,
-    )
-    if not emulator:
-        opts = options_from_env(opts)
-        if isinstance(opts.auth, str):
-            opts.auth = parse_auth(opts.auth)
-    return opts
+    return build_options(auth, endpoints, emulator=emulator, concurrency=concurrency, safe=safe, **options)
 
 
 class Connection:
