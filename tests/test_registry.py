@@ -143,11 +143,13 @@ def test_colliding_collections_get_deterministic_distinct_names():
         (("folders", "locations", "operations"), False),
         (("projects", "locations", "jobs"), False),
         (("projects", "locations", "jobs"), True),
+        (("datasets",), False),
+        (("projects", "locations", "datasets"), False),
     ]
     names = collection_resource_names(collections)
     assert names == [
         "operations", "datasets_operations", "organizations_locations_operations",
-        "folders_locations_operations", "jobs", "jobs_iam_policies",
+        "folders_locations_operations", "jobs", "jobs_iam_policies", "global_datasets", "datasets",
     ]
     assert names == collection_resource_names(collections)
 

@@ -3,21 +3,45 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
 from skyql.errors import ApiError, SkyqlError, SqlError
-from skyql.plan.mutation import Call, MutationPlan, plan_exec, plan_mutation
+from skyql.plan.mutation import Call, Evaluate, MutationPlan, mutation_target, plan_exec, plan_mutation
+from skyql.registry.model import Column
 from skyql.result import Result
 from skyql.sql import statements as st
 
 if TYPE_CHECKING:
+    from skyql.fetch import Fetcher, Request
+    from skyql.plan.model import Plan
     from skyql.session import Session
 
-_PAST = {"INSERT": "inserted", "UPDATE": "updated", "REPLACE": "replaced", "DELETE": "deleted", "EXEC": "executed"}
+_PAST = {"INSERT": "inserted", "UPDATE": "updated", "REPLACE": "replaced", "DELETE": "deleted"}
+# Names listed in a message before "and N more": a log line, not a dump.
+_NAMES_SHOWN = 5
+_BODY_SHOWN = 80
+
+
+@dataclass
+class Outcome:
+    """What one call gave: its responses (one per page for a paging EXEC) or the error it raised."""
+
+    call: Call
+    responses: list[dict[str, Any]] = field(default_factory=list)
+    error: SkyqlError | None = None
+
+
+class _NeedsReads(Exception):  # noqa: N818 - control flow inside --dryrun, never seen by users
+    """A --dryrun mutation whose rows come from API reads: show those reads instead of sending them."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
 
 
 def run_mutation(session: Session, statement: st.Mutation | st.Exec, params: Sequence[Any] | None) -> Result:
@@ -26,46 +50,66 @@ def run_mutation(session: Session, statement: st.Mutation | st.Exec, params: Seq
         plan = plan_exec(statement.method, statement.params, statement.body, session.registry, statement.hints)
     else:
         expression = _bind_qmarks(statement.expression, params)
-
-        def evaluate(select: exp.Expression) -> Result:
-            return session.execute(st.Query(select.sql(dialect="duckdb"), expression=select))
-
-        plan = plan_mutation(statement.kind, expression, session.registry, evaluate, statement.hints)
+        try:
+            plan = plan_mutation(statement.kind, expression, session.registry, _evaluator(session),
+                                 statement.hints)
+        except _NeedsReads as needs:
+            return _dryrun_reads(session, statement, needs.plan)
     if session.options.dryrun:
         return _dryrun(session, plan)
     outcomes = session.run_async(_send_all(session, plan))
     return _result(session, plan, outcomes)
 
 
-async def _send_all(session: Session, plan: MutationPlan) -> list[tuple[Call, Any]]:
-    """Every call, concurrently; each outcome is the response dict or the error it raised."""
+def _evaluator(session: Session) -> Evaluate:
+    """Runs a mutation's SELECTs; under --dryrun only those that need no API call."""
+
+    def evaluate(select: exp.Expression) -> Result:
+        query = st.Query(select.sql(dialect="duckdb"), expression=select)
+        if not session.options.dryrun:
+            return session.execute(query)
+        plan = session.plan(query)
+        if plan.fetches:
+            raise _NeedsReads(plan)
+        return session.engine.query(plan.local_sql)
+
+    return evaluate
+
+
+# -- sending --------------------------------------------------------------------------------------
+
+
+async def _send_all(session: Session, plan: MutationPlan) -> list[Outcome]:
+    """Every call concurrently, under one deadline and concurrency bound; outcomes in call order."""
     fetcher = session.fetcher()
-    limit = asyncio.Semaphore(max(1, session.options.concurrency))
-
-    async def one(call: Call) -> tuple[Call, Any]:
-        async with limit:
-            try:
-                request = session_request(session, plan, call)
-                response = await fetcher.call(request)
-                if plan.await_operations and plan.method.returns_operation and isinstance(response, dict):
-                    response = await fetcher.wait_operation(
-                        response,
-                        plan.resource.service,
-                        endpoint=session.options.endpoints.get("google"),
-                        resource=plan.resource.id,
-                        params=call.params,
-                    )
-                return call, response
-            except SkyqlError as err:
-                return call, err
-
     try:
-        return list(await asyncio.gather(*(one(c) for c in plan.calls)))
+        with fetcher.statement():
+            return list(await asyncio.gather(*(_send(session, fetcher, plan, c) for c in plan.calls)))
     finally:
         await fetcher.aclose()
 
 
-def session_request(session: Session, plan: MutationPlan, call: Call) -> Any:
+async def _send(session: Session, fetcher: Fetcher, plan: MutationPlan, call: Call) -> Outcome:
+    method = plan.method
+    try:
+        request = _request(session, plan, call)
+        if method.paging and method.http_method == "GET":
+            # An EXEC of a list: every page, following nextPageToken.
+            outcome = Outcome(call)
+            async with contextlib.aclosing(fetcher.pages([request], plan.resource.id)) as pages:
+                async for page in pages:
+                    outcome.responses.append(json.loads(page.body) if page.body.strip() else {})
+            return outcome
+        response = await fetcher.call(request)
+        if plan.await_operations and method.returns_operation:
+            response = await fetcher.wait_operation(response, plan.resource.service, resource=plan.resource.id,
+                                                    params=call.params)
+        return Outcome(call, [response])
+    except SkyqlError as err:
+        return Outcome(call, error=err)
+
+
+def _request(session: Session, plan: MutationPlan, call: Call) -> Request:
     from skyql.fetch import build_request
 
     return build_request(
@@ -77,51 +121,70 @@ def session_request(session: Session, plan: MutationPlan, call: Call) -> Any:
     )
 
 
-def _result(session: Session, plan: MutationPlan, outcomes: list[tuple[Call, Any]]) -> Result:
-    failed = [(c, o) for c, o in outcomes if isinstance(o, SkyqlError)]
-    done = [(c, o) for c, o in outcomes if not isinstance(o, SkyqlError)]
+# -- the result -----------------------------------------------------------------------------------
+
+
+def _result(session: Session, plan: MutationPlan, outcomes: list[Outcome]) -> Result:
+    failed = [o for o in outcomes if o.error is not None]
+    done = [o for o in outcomes if o.error is None]
     if failed:
+        if len(outcomes) == 1 and failed[0].error is not None:
+            raise failed[0].error
         raise _partial_failure(plan, failed, done)
     message = _message(plan, done)
-    responses = [o for _, o in done if isinstance(o, dict)]
-    if plan.kind == "EXEC":
-        result = _rows_of(session, plan, responses, returning=None)
-        result.message = message
-        return result
-    if plan.returning:
-        result = _rows_of(session, plan, responses, returning=plan.returning)
+    if plan.kind == "EXEC" or plan.returning:
+        result = _rows_of(session, plan, done)
         result.message = message
         return result
     return Result([], [], [], message=message, affected=len(done))
 
 
-def _message(plan: MutationPlan, done: list[tuple[Call, Any]]) -> str:
-    count = len(done)
+def _message(plan: MutationPlan, done: list[Outcome]) -> str:
+    """One line for the log: what was done, the resources created, the operations started or finished."""
     what = f"{plan.resource.id}.{plan.method.name}"
+    count = len(done)
+    names = [r["name"] for o in done for r in o.responses[:1] if isinstance(r.get("name"), str)]
+    operations = ""
+    if plan.method.returns_operation and names:
+        operations = f"operation{'s' * (len(names) != 1)} {_names(names)} " + (
+            "finished" if plan.await_operations else "started (add /*+ AWAIT */ to wait)")
     if plan.kind == "EXEC":
-        text = f"{what}: {count} call{'s' if count != 1 else ''} done"
-    else:
-        text = f"{count} row{'s' if count != 1 else ''} {_PAST[plan.kind]} ({what})"
-    if plan.method.returns_operation:
-        names = [o.get("name") for _, o in done if isinstance(o, dict) and o.get("name")]
-        if plan.await_operations:
-            text += "; operations finished"
-        elif names:
-            text += "; operation" + ("s " if len(names) > 1 else " ") + ", ".join(names) + " started"
-            text += " (add /*+ AWAIT */ to wait for it)"
-    return text
+        pages = sum(len(o.responses) for o in done)
+        if operations:
+            return f"{what}: {operations}"
+        return f"{what}: done" + (f" ({pages} page{'s' * (pages != 1)})" if plan.method.paging else "")
+    text = f"{count} row{'s' * (count != 1)} {_PAST[plan.kind]} ({what})"
+    if operations:
+        return f"{text}; {operations}"
+    # A created resource's name (often chosen by the server) is what the next statement needs.
+    return f"{text}: {_names(names)}" if plan.kind == "INSERT" and names else text
 
 
-def _partial_failure(plan: MutationPlan, failed: list[tuple[Call, Any]], done: list[tuple[Call, Any]]) -> ApiError:
-    def label(call: Call) -> str:
+def _names(names: list[str]) -> str:
+    shown = ", ".join(names[:_NAMES_SHOWN])
+    return shown + (f" and {len(names) - _NAMES_SHOWN} more" if len(names) > _NAMES_SHOWN else "")
+
+
+def _partial_failure(plan: MutationPlan, failed: list[Outcome], done: list[Outcome]) -> ApiError:
+    """Which requests failed and why, which succeeded (they stay done: nothing is rolled back)."""
+
+    def label(outcome: Outcome) -> str:
+        call = outcome.call
         where = f"row {call.row}: " if call.row else ""
-        return where + ", ".join(f"{k}={v!r}" for k, v in call.params.items())
+        text = where + ", ".join(f"{k}={v!r}" for k, v in call.params.items())
+        if call.row and call.body:
+            # An INSERT row is known by its body (jobId, displayName, ...) more than by its parent.
+            body = json.dumps(call.body, separators=(",", ":"))
+            text += " " + (body if len(body) <= _BODY_SHOWN else body[: _BODY_SHOWN - 3] + "...")
+        name = outcome.responses[0].get("name") if outcome.responses else None
+        return text + (f" ({name})" if isinstance(name, str) else "")
 
     lines = [f"{len(failed)} of {len(plan.calls)} {plan.kind} requests on {plan.resource.id} failed:"]
-    lines += [f"  {label(c)} -> {err}" for c, err in failed]
+    lines += [f"  {label(o)} -> {o.error}" for o in failed]
     if done:
-        lines.append(f"{len(done)} succeeded: " + "; ".join(label(c) for c, _ in done))
-    first = failed[0][1]
+        lines.append(f"{len(done)} succeeded and stay done:")
+        lines += [f"  {label(o)}" for o in done]
+    first = failed[0].error
     return ApiError(
         "\n".join(lines),
         http_status=getattr(first, "http_status", None),
@@ -130,49 +193,113 @@ def _partial_failure(plan: MutationPlan, failed: list[tuple[Call, Any]], done: l
     )
 
 
-def _rows_of(session: Session, plan: MutationPlan, responses: list[dict], returning: list | None) -> Result:
-    """Responses as rows, typed by their schema: the list key when the response has one."""
-    engine = session.engine
+def _rows_of(session: Session, plan: MutationPlan, done: list[Outcome]) -> Result:
+    """Responses as rows typed by their schema: the list items, the created resource, the final response."""
     method = plan.method
     service = plan.resource.service
-    if plan.await_operations and method.returns_operation or (returning and plan.kind != "EXEC"):
-        columns = plan.resource.columns()
-        object_key = None
-    else:
-        columns = service.row_columns(method)
-        object_key = method.object_key
-    if not columns:
-        columns = plan.resource.columns()
+    object_key = None if method.raw else method.object_key
+    columns = service.row_columns(method)
+    bodies = [(o.call, r) for o in done for r in o.responses]
+    if plan.await_operations and method.returns_operation:
+        results = [(call, _payload(r)) for call, r in bodies]
+        if any(r for _, r in results):
+            # The operation's response: the created or changed resource, typed by the resource's columns.
+            bodies, object_key = results, None
+            columns = _columns_for([r for _, r in results], plan.resource.columns())
+    if plan.kind == "EXEC" and not any(_has_rows(r, object_key) for _, r in bodies):
+        return Result([], [], [])  # an empty answer (cancel, delete): the message says what happened
+    # RETURNING may name the parameters (jobsId, ...); EXEC shows what the API answered, nothing else.
+    names = {c.name for c in columns}
+    params = [] if plan.kind == "EXEC" else [p for p in dict.fromkeys(k for o in done for k in o.call.params)
+                                            if p not in names]
+    engine = session.engine
     key = session.next_key(plan.resource.id + "_response")
-    engine.create_table(key, columns, plan.resource.param_names)
+    engine.create_table(key, columns, params)
     try:
-        for call, response in zip(plan.calls, responses, strict=False):
-            body = json.dumps(response).encode()
-            engine.load_page(key, body, object_key, call.params)
-        if returning:
-            select = ", ".join(e.sql(dialect="duckdb") for e in returning)
-            return engine.query(f'SELECT {select} FROM "{key}"')
-        return engine.query(f'SELECT * FROM "{key}"')
-    except SqlError:
-        raise
+        for call, response in bodies:
+            partition = {p: call.params.get(p) for p in params}
+            engine.load_page(key, json.dumps(response).encode(), object_key, partition)
+        select = ", ".join(e.sql(dialect="duckdb") for e in plan.returning) if plan.returning else "*"
+        return engine.query(f'SELECT {select} FROM "{key}"')
     finally:
         engine.drop(key)
 
 
+def _has_rows(response: dict[str, Any], object_key: str | None) -> bool:
+    if object_key is None:
+        return bool(response)
+    return bool(response.get(object_key.removeprefix("$.")))
+
+
+def _payload(operation: dict[str, Any]) -> dict[str, Any]:
+    """A finished operation's response without its `@type`; {} when it has none (a delete's Empty)."""
+    response = operation.get("response")
+    if not isinstance(response, dict):
+        return {}
+    return {k: v for k, v in response.items() if k != "@type"}
+
+
+def _columns_for(objects: list[dict[str, Any]], known: list[Column]) -> list[Column]:
+    """`known` columns when they cover every key of `objects`, else columns guessed from the JSON values."""
+    keys = list(dict.fromkeys(k for o in objects for k in o))
+    names = {c.name for c in known}
+    if known and all(k in names for k in keys):
+        return known
+    guessed: dict[str, Column] = {}
+    for obj in objects:
+        for name, value in obj.items():
+            if name not in guessed or value is not None:
+                guessed[name] = Column(name, _json_type(value))
+    return list(guessed.values())
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    return "string"
+
+
+# -- --dryrun -------------------------------------------------------------------------------------
+
+
 def _dryrun(session: Session, plan: MutationPlan) -> Result:
-    rows = [(plan.resource.id, plan.method.name, session_request(session, plan, c).describe()) for c in plan.calls]
+    rows = [(plan.resource.id, plan.method.name, _request(session, plan, c).describe()) for c in plan.calls]
     return Result.of_strings(["resource", "method", "request"], rows)
 
 
+def _dryrun_reads(session: Session, statement: st.Mutation, reads: Plan) -> Result:
+    """The reads that would choose the rows, then the one request per row that would follow."""
+    result = session.dryrun_result(reads)
+    resource, method = mutation_target(statement.kind, statement.expression, session.registry)
+    service = resource.service
+    endpoint = session.options.endpoints.get("google")
+    base = endpoint.rstrip("/") + "/" + service.service_path if endpoint else service.base_url
+    line = f"{method.http_method} {base}{method.path}  -- one per row the reads above return"
+    result.rows.append((resource.id, method.name, line))
+    return result
+
+
+# -- DB-API ---------------------------------------------------------------------------------------
+
+
 def _bind_qmarks(expression: exp.Expression, params: Sequence[Any] | None) -> exp.Expression:
-    """Replace `?` placeholders with literals, in order (DB-API qmark style)."""
+    """Replace `?` placeholders with literals, in order (DB-API qmark style); dicts and lists as JSON text."""
     if not params:
         return expression
     values = list(params)
     expression = expression.copy()
-    marks = [p for p in expression.find_all(exp.Placeholder) if p.name in ("", "?")]
+    marks = [p for p in expression.find_all(exp.Placeholder, bfs=False) if p.name in ("", "?")]
     if len(marks) != len(values):
         raise SqlError(f"the statement has {len(marks)} ? placeholders but {len(values)} parameters were given")
     for mark, value in zip(marks, values, strict=True):
-        mark.replace(exp.convert(value))
+        literal = exp.Literal.string(json.dumps(value)) if isinstance(value, dict | list) else exp.convert(value)
+        mark.replace(literal)
     return expression

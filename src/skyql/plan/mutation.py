@@ -6,21 +6,28 @@ a SET expression) and returns its rows: the session passes one that plans and fe
 
 from __future__ import annotations
 
-import itertools
+import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from sqlglot import exp
 
-from skyql.errors import NotFoundError, ParameterError, SqlError
+from skyql.errors import NotFoundError, ParameterError, SqlError, did_you_mean
+from skyql.metadata import body_fields
+from skyql.plan.body import check_json, check_scalar
 from skyql.registry import Registry, split_name
 from skyql.registry.model import Method, Resource, type_word
 from skyql.result import Result
 
 Evaluate = Callable[[exp.Expression], Result]
 DATA_PREFIX = "data__"
+# Parameters a user never sets on a mutation: the fetch layer pages by itself.
+_HIDDEN_PARAMS = ("pageToken",)
+# json.loads and the schema check recurse once per level of a JSON value: a deep one ends as this error.
+TOO_DEEP = "is JSON nested too deeply to be a request body (at most a few hundred levels)"
 
 
 @dataclass
@@ -46,42 +53,59 @@ class MutationPlan:
 def plan_mutation(kind: str, expression: exp.Expression, registry: Registry, evaluate: Evaluate,
                   hints: frozenset[str] = frozenset()) -> MutationPlan:
     """Plan an INSERT, UPDATE, REPLACE or DELETE statement."""
-    table = expression.find(exp.Table) if kind != "INSERT" else _insert_table(expression)
-    if table is None:
-        raise SqlError(f"{kind} needs a provider resource, e.g. google.ml.jobs")
-    resource = _resource(table, registry)
-    method = _method_for(resource, kind)
+    resource, method = mutation_target(kind, expression, registry)
     returning = list(expression.args["returning"].expressions) if expression.args.get("returning") else []
     if kind == "INSERT":
         calls = _insert_calls(expression, resource, method, evaluate)
     elif kind == "DELETE":
-        calls = _keyed_calls(expression, resource, method, evaluate, body=None)
+        calls = _keyed_calls(kind, expression, resource, method, evaluate, body=None)
     else:
-        calls = _update_calls(expression, resource, method, evaluate, replace=kind == "REPLACE")
+        calls = _update_calls(kind, expression, resource, method, evaluate)
     return MutationPlan(kind, resource, method, calls, "AWAIT" in hints, returning)
+
+
+def mutation_target(kind: str, expression: exp.Expression, registry: Registry) -> tuple[Resource, Method]:
+    """The resource a mutation names and the method its verb maps to."""
+    table = expression.find(exp.Table) if kind != "INSERT" else _insert_table(expression)
+    if table is None:
+        raise SqlError(f"{kind} needs a provider resource, e.g. google.ml.jobs")
+    resource = _resource(table, registry)
+    return resource, _method_for(resource, kind)
 
 
 def plan_exec(method_name: str, params: dict[str, Any], body_text: str | None, registry: Registry,
               hints: frozenset[str] = frozenset()) -> MutationPlan:
     """Plan `EXEC google.svc.res.method @p = v, ... @@json = '...'`."""
     provider, service, res_name, name = split_name(method_name, 4)
-    method = registry.method(provider, service, res_name, name)
     resource = registry.resource(provider, service, res_name)
-    known = {p.name for p in method.params}
-    unknown = sorted(set(params) - known)
+    if name not in resource.methods:
+        raise NotFoundError(
+            f"{resource.id} has no method {name!r}{did_you_mean(name, resource.methods)}; "
+            f"its methods are {', '.join(sorted(resource.methods))}"
+        )
+    method = resource.methods[name]
+    known = [p.name for p in method.params]
+    unknown = [p for p in params if p not in known]
     if unknown:
         raise ParameterError(
-            f"{method_name} has no parameter {', '.join('@' + u for u in unknown)}; "
-            f"it takes {', '.join('@' + p for p in sorted(known)) or 'no parameters'}"
+            f"{method_name} has no parameter {', '.join('@' + u for u in unknown)}"
+            f"{did_you_mean(unknown[0], known)}; it takes {', '.join('@' + p for p in known) or 'no parameters'}"
             + (" and a body in @@json" if method.request_schema else "")
         )
     _require(method, params, f"EXEC {method_name}", lambda p: f"@{p}")
     body = None
     if body_text is not None:
+        if not method.request_schema:
+            raise ParameterError(f"{method_name} takes no request body: leave out @@json")
         try:
             body = json.loads(body_text)
+            check_json(resource.service, {"$ref": method.request_schema}, body, "@@json")
         except ValueError as err:
             raise ParameterError(f"@@json for {method_name} is not valid JSON: {err}") from None
+        except RecursionError:
+            raise ParameterError(f"@@json for {method_name} {TOO_DEEP}") from None
+        if not isinstance(body, dict):
+            raise ParameterError(f"@@json for {method_name} must be a JSON object")
     elif method.request_schema and method.http_method in ("POST", "PUT", "PATCH"):
         body = {}
     values = {k: _param_value(v) for k, v in params.items()}
@@ -108,6 +132,11 @@ def _insert_calls(expression: exp.Insert, resource: Resource, method: Method, ev
         )
     columns = [c.name for c in target.expressions]
     targets = [_insert_target(resource, method, c) for c in columns]
+    seen: dict[str, str] = {}
+    for column, (_, name, _) in zip(columns, targets, strict=True):
+        if name in seen:
+            raise SqlError(f"INSERT INTO {resource.id} names {name} twice ({seen[name]} and {column})")
+        seen[name] = column
     source = expression.expression
     if source is None:
         raise SqlError("INSERT needs VALUES (...) or a SELECT")
@@ -120,12 +149,16 @@ def _insert_calls(expression: exp.Insert, resource: Resource, method: Method, ev
     for number, row in enumerate(rows.rows, 1):
         params: dict[str, Any] = {}
         body: dict[str, Any] = {}
-        for (kind, name, schema), value in zip(targets, row, strict=True):
+        for column, (kind, name, schema), value in zip(columns, targets, row, strict=True):
+            if value is None:
+                continue
             if kind == "param":
-                if value is not None:
-                    params[name] = _param_value(value)
-            elif value is not None:
-                body[name] = coerce(value, schema, resource, f"{DATA_PREFIX}{name} (row {number})")
+                params[name] = _param_value(value)
+            else:
+                label = column if len(rows.rows) == 1 else f"{column} (row {number})"
+                converted = coerce(value, schema, resource, label)
+                if converted is not None:
+                    body[name] = converted
         _require(method, params, f"INSERT INTO {resource.id} (row {number})", str)
         calls.append(Call(method, params, body, row=number))
     return calls
@@ -133,101 +166,144 @@ def _insert_calls(expression: exp.Insert, resource: Resource, method: Method, ev
 
 def _insert_target(resource: Resource, method: Method, column: str) -> tuple[str, str, dict]:
     """Where an INSERT column goes: ('param', name, {}) or ('body', field, schema)."""
-    fields = resource.service.schema(method.request_schema).get("properties", {})
-    if column.startswith(DATA_PREFIX):
-        name = column[len(DATA_PREFIX):]
-        if name in fields:
-            return ("body", name, fields[name])
-    elif method.param(column) is not None:
+    if not column.startswith(DATA_PREFIX) and method.param(column) is not None:
         return ("param", column, {})
-    elif column in fields:
-        return ("body", column, fields[column])
-    valid = [p.name for p in method.params if p.name != "pageToken"] + [DATA_PREFIX + f for f in fields]
-    raise NotFoundError(f"{resource.id} has no column {column!r} for INSERT; valid columns: {', '.join(valid)}")
+    name, prop = _body_field(resource, method, column, "INSERT")
+    if prop is None:
+        params = [p.name for p in method.params if p.name not in _HIDDEN_PARAMS]
+        valid = params + [DATA_PREFIX + f for f, _, _ in body_fields(resource, method)]
+        raise NotFoundError(
+            f"{resource.id} has no column {column!r} for INSERT{did_you_mean(column, valid)}; "
+            f"valid columns: {', '.join(valid)}"
+        )
+    return ("body", name, prop)
+
+
+def _body_field(resource: Resource, method: Method, column: str, verb: str) -> tuple[str, dict | None]:
+    """A `data__field` (or bare field) column's request-body field and its schema; None when unknown."""
+    name = column.removeprefix(DATA_PREFIX)
+    every = resource.service.schema(method.request_schema).get("properties", {})
+    writable = {f: prop for f, prop, _ in body_fields(resource, method)}
+    if name in writable:
+        return name, writable[name]
+    if name in every:
+        raise ParameterError(
+            f"{column} is output only in {resource.id}: the server sets it, {verb} cannot; leave it out"
+        )
+    return name, None
 
 
 # -- UPDATE, REPLACE, DELETE ------------------------------------------------------------------------
 
 
-def _update_calls(expression: exp.Update, resource: Resource, method: Method, evaluate: Evaluate,
-                  replace: bool) -> list[Call]:
-    fields = resource.service.schema(method.request_schema).get("properties", {})
+def _update_calls(kind: str, expression: exp.Update, resource: Resource, method: Method,
+                  evaluate: Evaluate) -> list[Call]:
     body: dict[str, Any] = {}
     for assignment in expression.expressions:
         if not isinstance(assignment, exp.EQ) or not isinstance(assignment.this, exp.Column):
             raise SqlError("SET takes column = value pairs, e.g. SET data__labels = '{\"team\": \"a\"}'")
         column = assignment.this.name
-        name = column[len(DATA_PREFIX):] if column.startswith(DATA_PREFIX) else column
-        if name not in fields:
-            valid = ", ".join(DATA_PREFIX + f for f in fields)
-            raise NotFoundError(f"{resource.id} has no field {column!r} to set; valid fields: {valid}")
+        name, prop = _body_field(resource, method, column, kind)
+        if prop is None:
+            valid = [DATA_PREFIX + f for f, _, _ in body_fields(resource, method)]
+            hint = (f"; {column} is a parameter: pin it in WHERE" if method.param(column.removeprefix(DATA_PREFIX))
+                    else did_you_mean(column, valid))
+            raise NotFoundError(f"{resource.id} has no field {column!r} to set{hint}; valid fields: {', '.join(valid)}")
         value = _constant(assignment.expression, evaluate)
-        body[name] = coerce(value, fields[name], resource, column)
-    calls = _keyed_calls(expression, resource, method, evaluate, body=body)
-    if not replace and method.param("updateMask") is not None:
+        # NULL stays JSON null: with the field in updateMask, Google clears it.
+        body[name] = None if value is None else coerce(value, prop, resource, column)
+    calls = _keyed_calls(kind, expression, resource, method, evaluate, body=body)
+    if kind == "UPDATE" and method.param("updateMask") is not None:
         mask = ",".join(body)
         for call in calls:
             call.params.setdefault("updateMask", mask)
     return calls
 
 
-def _keyed_calls(expression: exp.Expression, resource: Resource, method: Method, evaluate: Evaluate,
+def _keyed_calls(verb: str, expression: exp.Expression, resource: Resource, method: Method, evaluate: Evaluate,
                  body: dict | None) -> list[Call]:
-    """One call per combination of the WHERE's parameter values; the id parameters must all be pinned."""
+    """One call per parameter combination the WHERE allows; the id parameters must all be pinned."""
     where = expression.args.get("where")
-    verb = "DELETE" if isinstance(expression, exp.Delete) else "UPDATE"
     if where is None:
         raise ParameterError(
             f"{verb} on {resource.id} needs WHERE {' AND '.join(p + ' = ...' for p in method.required_params)}; "
             "skyql never widens a mutation to every resource"
         )
-    values: dict[str, list[Any]] = {}
+    pinned: dict[str, None] = {}
+    combos: list[dict[str, Any]] = [{}]
     for condition in _conjuncts(where.this):
-        name, options = _param_condition(condition, method, resource, evaluate)
-        values[name] = options if name not in values else [v for v in values[name] if v in options]
-    missing = [p for p in method.required_params if not values.get(p)]
+        names, rows = _param_condition(condition, method, resource, evaluate)
+        pinned.update(dict.fromkeys(names))
+        # AND of two conditions on the same parameter keeps the values both allow.
+        combos = [{**c, **r} for c in combos for r in rows if all(str(c.get(k, v)) == str(v) for k, v in r.items())]
+    missing = [p for p in method.required_params if p not in pinned]
     if missing:
-        given = ", ".join(sorted(values)) or "nothing"
+        given = ", ".join(sorted(pinned)) or "nothing"
         raise ParameterError(
             f"{verb} on {resource.id} needs {', '.join(missing)} in WHERE (got {given}); "
             "it never runs without pinning the resource's id"
         )
-    names = list(values)
-    calls = []
-    for combo in itertools.product(*(values[n] for n in names)):
-        params = {n: _param_value(v) for n, v in zip(names, combo, strict=True)}
-        calls.append(Call(method, params, None if body is None else dict(body)))
-    return calls
+    # An IN (SELECT ...) that found nothing leaves no combination: nothing to do, which is not an error.
+    unique = {tuple((k, str(v)) for k, v in combo.items()): combo for combo in combos}
+    return [Call(method, dict(combo), None if body is None else dict(body)) for combo in unique.values()]
 
 
 def _param_condition(condition: exp.Expression, method: Method, resource: Resource,
-                     evaluate: Evaluate) -> tuple[str, list[Any]]:
-    """`param = lit`, `param IN (lits)` or `param IN (SELECT ...)` -> (param, values)."""
-    column: exp.Expression | None = None
-    options: list[Any] = []
+                     evaluate: Evaluate) -> tuple[list[str], list[dict[str, Any]]]:
+    """`p = v`, `p IN (...)`, `p IN (SELECT ...)`, `(p, q) IN (SELECT ...)` -> (parameters, allowed values)."""
+    target: exp.Expression | None = None
+    values: list[tuple[Any, ...]] = []
     if isinstance(condition, exp.EQ):
-        left, right = condition.this, condition.expression
-        if isinstance(right, exp.Column) and not isinstance(left, exp.Column):
-            left, right = right, left
-        column = left
-        options = [_constant(right, evaluate)]
+        target, right = condition.this, condition.expression
+        if isinstance(right, exp.Column) and not isinstance(target, exp.Column):
+            target, right = right, target
+        if _params_of(target, method):
+            values = [(_constant(right, evaluate),)]
     elif isinstance(condition, exp.In):
-        column = condition.this
+        target = condition.this
+        names = _params_of(target, method)
         query = condition.args.get("query")
-        if query is not None:
+        if not names:
+            pass
+        elif query is not None:
             subquery = query.this if isinstance(query, exp.Subquery) else query
             result = evaluate(subquery)
-            options = [row[0] for row in result.rows]
+            if len(result.columns) != len(names):
+                raise SqlError(f"{target.sql()} IN (SELECT ...) needs a SELECT of {len(names)} "
+                               f"column{'s' * (len(names) != 1)}, got {len(result.columns)}")
+            values = [tuple(row) for row in result.rows]
         else:
-            options = [_constant(e, evaluate) for e in condition.expressions]
-    if not isinstance(column, exp.Column) or method.param(column.name) is None:
-        params = ", ".join(p.name for p in method.params)
+            values = [_constant_tuple(e, len(names), evaluate) for e in condition.expressions]
+    names = _params_of(target, method) if target is not None else []
+    if not names:
+        params = ", ".join(p.name for p in method.params if p.name not in _HIDDEN_PARAMS)
+        ids = [p.name for p in method.path_params]
         raise ParameterError(
             f"WHERE of a mutation on {resource.id} may only pin parameters ({params}) with = or IN; "
             f"got {condition.sql()}. To act on rows chosen by other columns, use "
-            f"{method.required_params[-1] if method.required_params else 'id'} IN (SELECT ...)"
+            f"{ids[-1] if ids else 'the id'} IN (SELECT ...)"
         )
-    return column.name, list(dict.fromkeys(options))
+    rows = []
+    for row in values:
+        if any(v is None for v in row):
+            raise ParameterError(f"{', '.join(names)} cannot be NULL in a mutation's WHERE")
+        rows.append({n: _param_value(v) for n, v in zip(names, row, strict=True)})
+    return names, rows
+
+
+def _params_of(target: exp.Expression | None, method: Method) -> list[str]:
+    """The parameter names a condition's left side pins: one column, or a tuple of them; [] otherwise."""
+    columns = target.expressions if isinstance(target, exp.Tuple) else [target]
+    if all(isinstance(c, exp.Column) and method.param(c.name) is not None for c in columns):
+        return [c.name for c in columns]
+    return []
+
+
+def _constant_tuple(expression: exp.Expression, size: int, evaluate: Evaluate) -> tuple[Any, ...]:
+    items = expression.expressions if isinstance(expression, exp.Tuple) else [expression]
+    if len(items) != size:
+        raise SqlError(f"IN list item {expression.sql()} has {len(items)} values, expected {size}")
+    return tuple(_constant(e, evaluate) for e in items)
 
 
 def _conjuncts(expression: exp.Expression) -> list[exp.Expression]:
@@ -255,23 +331,44 @@ def _constant(expression: exp.Expression, evaluate: Evaluate) -> Any:
 
 
 def _param_value(value: Any) -> Any:
+    value = _plain(value)
     return str(value).lower() if isinstance(value, bool) else value
 
 
+def _plain(value: Any) -> Any:
+    """A value from DuckDB in JSON's terms: DECIMAL as int or float, timestamps as RFC 3339 text."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC)
+            return value.replace(tzinfo=None).isoformat() + "Z"
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
 def coerce(value: Any, schema: dict[str, Any], resource: Resource, column: str) -> Any:
-    """Check a value against a request field's schema and turn it into its JSON form."""
-    resolved = resource.service.resolve(schema)
+    """Check a value against a request field's schema and turn it into its JSON form (None: not given)."""
+    service = resource.service
+    resolved = service.resolve(schema)
     word = type_word(resolved)
+    value = _plain(value)
     if word in ("object", "array"):
+        if isinstance(value, str) and not value.strip():
+            return None  # a template variable left blank: the field is not given
         if isinstance(value, str):
             try:
                 value = json.loads(value)
             except ValueError as err:
                 raise ParameterError(f"{column} takes JSON text ({word}); it is not valid JSON: {err}") from None
-        if word == "object" and not isinstance(value, dict):
-            raise ParameterError(f"{column} takes a JSON object, got {type(value).__name__}")
-        if word == "array" and not isinstance(value, list):
-            raise ParameterError(f"{column} takes a JSON array, got {type(value).__name__}")
+            except RecursionError:
+                raise ParameterError(f"{column} {TOO_DEEP}") from None
+        try:
+            check_json(service, schema, value, column)
+        except RecursionError:
+            raise ParameterError(f"{column} {TOO_DEEP}") from None
         return value
     if word == "integer":
         try:
@@ -296,8 +393,10 @@ def coerce(value: Any, schema: dict[str, Any], resource: Resource, column: str) 
             return False
         raise ParameterError(f"{column} takes a boolean (true or false), got {value!r}")
     if isinstance(value, dict | list):
-        raise ParameterError(f"{column} takes a string, got JSON {type(value).__name__}")
-    return str(value)
+        raise ParameterError(f"{column} takes a string, got a JSON {'object' if isinstance(value, dict) else 'array'}")
+    text = str(value).lower() if isinstance(value, bool) else str(value)
+    check_scalar(resolved, text, column)
+    return text
 
 
 def _require(method: Method, params: dict[str, Any], what: str, show: Callable[[str], str]) -> None:

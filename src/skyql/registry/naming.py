@@ -34,10 +34,11 @@ def collection_resource_names(collections: list[tuple[tuple[str, ...], bool]]) -
     """Name each collection (path of discovery resource keys, is-IAM) as a SQL resource.
 
     The name is the snake_case of the innermost collection (plus `_iam_policies` for IAM methods).
-    When several collections would share a name, the one with the shortest path keeps it (ties: a path
-    under `projects` first, then alphabetical); each other one is prefixed with as many of its parent
-    collections as it takes to be unique: `projects.locations.datasets.operations` ->
-    `datasets_operations`, `organizations.locations.operations` -> `locations_operations`.
+    When several collections would share a name, a collection under `projects` keeps it before any other
+    (that is where users' resources live), then the shortest path, then alphabetical order; each other one
+    is prefixed with as many of its parent collections as it takes to be unique:
+    `projects.locations.datasets.operations` -> `datasets_operations`, `organizations.locations.operations`
+    -> `organizations_locations_operations`; a top-level collection that loses becomes `global_<name>`.
     """
 
     def name(path: tuple[str, ...], iam: bool, depth: int) -> str:
@@ -53,7 +54,7 @@ def collection_resource_names(collections: list[tuple[tuple[str, ...], bool]]) -
             continue
         ordered = sorted(
             members,
-            key=lambda i: (len(collections[i][0]), collections[i][0][0] != "projects", collections[i][0]),
+            key=lambda i: (collections[i][0][0] != "projects", len(collections[i][0]), collections[i][0]),
         )
         taken = {names[ordered[0]]}
         rest = ordered[1:]
@@ -67,6 +68,9 @@ def collection_resource_names(collections: list[tuple[tuple[str, ...], bool]]) -
             for i in rest:
                 c = candidates[i]
                 exhausted = depth >= len(collections[i][0])
+                if len(collections[i][0]) == 1:
+                    # Nothing to prefix a top-level collection with: it is the service-wide one.
+                    c = f"global_{c}"
                 if (counts[c] == 1 and c not in taken and c not in names) or exhausted:
                     names[i] = c if c not in taken else f"{c}_{len(taken)}"
                     taken.add(names[i])
