@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import os
+import re
 import sys
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from skyql.cli.output import render
-from skyql.errors import ConfigError, SkyqlError
+from skyql.errors import ConfigError, SkyqlError, SqlError
 from skyql.result import Result
+
+if TYPE_CHECKING:
+    from skyql.sql.script import Piece
 
 EXIT_OK, EXIT_ERROR = 0, 1
 
@@ -21,60 +28,148 @@ def load_variables(pairs: list[str], iqldata: str | None) -> dict[str, Any]:
     """Template variables: --iqldata file first, then --var NAME=VALUE (which wins)."""
     variables: dict[str, Any] = {}
     if iqldata:
-        path = Path(iqldata)
-        if not path.is_file():
-            raise ConfigError(f"no such --iqldata file: {iqldata}")
-        text = path.read_text(encoding="utf-8")
-        try:
-            if path.suffix.lower() in (".yaml", ".yml"):
-                import yaml
-
-                data = yaml.safe_load(text)
-            else:
-                data = json.loads(text)
-        except Exception as err:  # yaml and json raise different types; both are the user's file
-            raise ConfigError(f"--iqldata {iqldata} is not valid {path.suffix.lstrip('.') or 'JSON'}: "
-                              f"{str(err).splitlines()[0]}") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"--iqldata {iqldata} must hold an object of variables")
-        variables.update(data)
+        variables.update(_read_iqldata(iqldata))
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
             raise ConfigError(f"bad --var {pair!r}: use NAME=VALUE")
-        variables[name.strip()] = value
+        variables[name.strip()] = _var_value(value)
     return variables
+
+
+def _read_iqldata(iqldata: str) -> dict[str, Any]:
+    path = Path(iqldata)
+    if not path.is_file():
+        raise ConfigError(f"no such --iqldata file: {iqldata}")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+    except Exception as err:  # yaml and json raise different types; both are the user's file
+        raise ConfigError(f"--iqldata {iqldata} is not valid {path.suffix.lstrip('.') or 'JSON'}: "
+                          f"{str(err).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"--iqldata {iqldata} must hold an object of variables (name: value)")
+    return data
+
+
+def _var_value(value: str) -> Any:
+    """A --var value is text, except a JSON list or object, so that a loop can run over it."""
+    if value.lstrip().startswith(("[", "{")):
+        try:
+            return json.loads(value)
+        except ValueError:
+            pass
+    return value
+
+
+@dataclass
+class _Step:
+    """One statement of the script, parsed before anything runs."""
+
+    number: int
+    line: int  # in the script as written (the template), when it can be told; else in the rendered text
+    sql: str
+    statement: Any = None
+    error: SkyqlError | None = None
 
 
 def run_script(session: Any, text: str, variables: dict[str, Any], args: argparse.Namespace) -> int:
     """Run every statement in order; stop at the first failure unless --continue-on-error."""
-    from skyql.sql import parse_one, render_template, split_script
+    steps = _prepare(text, variables)
+    many = len(steps) > 1
+    keep_going = bool(getattr(args, "continue_on_error", False))
+    failed = [s for s in steps if s.error is not None]
+    if failed and not keep_going:
+        # Every statement is parsed first: a typo near the end must not leave the start half done.
+        for step in failed:
+            _report(step, step.error, many)
+        if many:
+            print(f"skyql: nothing was run: fix the statement{'s' if len(failed) > 1 else ''} above "
+                  "(or pass --continue-on-error to run the others)", file=sys.stderr)
+        return EXIT_ERROR
+    out, finish = _open_output(args.outfile)
+    ok = False
+    try:
+        for step in steps:
+            if args.dryrun:
+                out.write(f"-- statement {step.number} (line {step.line})\n{step.sql.strip()};\n")
+            if step.error is None:
+                try:
+                    result = session.execute(step.statement)
+                except SkyqlError as err:
+                    step.error = err
+                else:
+                    _emit(result, out, args)
+                    continue
+            _report(step, step.error, many)
+            if not keep_going:
+                _report_skipped(steps, step)
+                break
+        ok = not any(s.error is not None for s in steps)
+    finally:
+        finish(ok)
+    if not ok and args.outfile:
+        print(f"skyql: {args.outfile} left unchanged because a statement failed", file=sys.stderr)
+    return EXIT_OK if ok else EXIT_ERROR
+
+
+def _prepare(text: str, variables: dict[str, Any]) -> list[_Step]:
+    """Render the template (an undefined variable fails here, before any request), split, and parse."""
+    from skyql.sql import parse_one, render_template
+    from skyql.sql.script import pieces
 
     rendered = render_template(text, variables)
-    pieces = split_script(rendered)
-    if not pieces:
+    found = pieces(rendered)
+    if not found:
         raise SkyqlError("empty statement: nothing to run; pass SQL such as SHOW SERVICES IN google")
-    out, finish = _open_output(args.outfile)
-    status = EXIT_OK
-    try:
-        for number, (sql, line) in enumerate(pieces, 1):
-            try:
-                statement = parse_one(sql)
-                statement.line = line
-                if args.dryrun:
-                    out.write(f"-- statement {number} (line {line})\n{sql.strip()};\n")
-                result = session.execute(statement)
-            except SkyqlError as err:
-                where = f"statement {number} (line {line})" if len(pieces) > 1 else ""
-                print(f"skyql: {where + ': ' if where else ''}{err}", file=sys.stderr)
-                status = EXIT_ERROR
-                if not getattr(args, "continue_on_error", False):
-                    break
-                continue
-            _emit(result, out, args)
-    finally:
-        finish(status == EXIT_OK or getattr(args, "continue_on_error", False))
-    return status
+    origin = source_lines(text, variables, rendered) if rendered != text else None
+    steps = []
+    for number, piece in enumerate(found, 1):
+        step = _Step(number, origin[piece.line - 1] if origin else piece.line, piece.text)
+        try:
+            step.statement = parse_one(piece.text)
+            step.statement.line = step.line
+        except SqlError as err:
+            step.error = _in_script(err, piece, origin)
+        except SkyqlError as err:
+            step.error = err
+        steps.append(step)
+    return steps
+
+
+_POSITION = re.compile(r"line (\d+), column (\d+)")
+
+
+def _in_script(error: SqlError, piece: Piece, origin: list[int] | None) -> SqlError:
+    """The parser counts lines and columns from the statement's start; an editor counts from the file's."""
+
+    def move(match: re.Match[str]) -> str:
+        line, column = int(match.group(1)), int(match.group(2))
+        if line == 1:
+            column += piece.start - (piece.source.rfind("\n", 0, piece.start) + 1)
+        rendered = piece.line + line - 1
+        in_file = origin[min(rendered, len(origin)) - 1] if origin else rendered
+        return f"line {in_file}, column {column}"
+
+    return SqlError(_POSITION.sub(move, str(error), count=1))
+
+
+def _report(step: _Step, error: SkyqlError | None, many: bool) -> None:
+    where = f"statement {step.number} (line {step.line}): " if many else ""
+    print(f"skyql: {where}{error}", file=sys.stderr)
+
+
+def _report_skipped(steps: list[_Step], failed: _Step) -> None:
+    rest = len(steps) - failed.number
+    if rest > 0:
+        first = failed.number + 1
+        what = f"statement {first}" if rest == 1 else f"statements {first}-{len(steps)}"
+        print(f"skyql: {what} not run (--continue-on-error goes on after a failure)", file=sys.stderr)
 
 
 def _emit(result: Result, out: TextIO, args: argparse.Namespace) -> None:
@@ -88,11 +183,13 @@ def _emit(result: Result, out: TextIO, args: argparse.Namespace) -> None:
         out.flush()
 
 
-def _open_output(outfile: str | None) -> tuple[TextIO, Any]:
+def _open_output(outfile: str | None) -> tuple[TextIO, Callable[[bool], None]]:
     """stdout, or a temp file renamed over --outfile only on success: nothing is half written."""
     if not outfile:
         return sys.stdout, lambda ok: None
     target = Path(outfile)
+    if target.is_dir():
+        raise ConfigError(f"cannot write {outfile}: it is a folder; give a file name")
     if not target.parent.exists():
         raise ConfigError(f"cannot write {outfile}: folder {target.parent} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=".skyql-", dir=target.parent)
@@ -106,3 +203,55 @@ def _open_output(outfile: str | None) -> tuple[TextIO, Any]:
             os.unlink(tmp)
 
     return handle, finish
+
+
+# -- where a rendered statement came from -------------------------------------------------------------
+
+_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
+_MARK = re.compile("\ue000(\\d+)\ue001")
+
+
+def source_lines(template: str, variables: dict[str, Any], rendered: str) -> list[int] | None:
+    """For each line of the rendered script, the template line it came from (None when it cannot be told).
+
+    Every template line gets an invisible marker and the template is rendered again: loops repeat the
+    markers of their body, conditions drop them, so each rendered line carries its origin.
+    """
+    from skyql.sql import render_template
+
+    marked = _mark_lines(template)
+    try:
+        out = render_template(marked, variables)
+    except SkyqlError:
+        return None
+    if _MARK.sub("", out) != rendered:  # e.g. a filter over a captured block changed the markers
+        return None
+    origin: list[int] = []
+    previous = 0
+    for line in out.split("\n"):
+        found = _MARK.search(line)
+        previous = int(found.group(1)) if found else previous + 1
+        origin.append(previous)
+    return origin
+
+
+def _mark_lines(template: str) -> str:
+    """A marker before the first non-blank character of each line that does not start inside a tag."""
+    spans = [(m.start(), m.end()) for m in _TAG.finditer(template)]
+    starts = [s for s, _ in spans]
+    parts: list[str] = []
+    offset = 0
+    # Lines end at "\n" only, as the statement splitter counts them (not at \r, \f or U+2028).
+    for number, line in enumerate(template.split("\n"), 1):
+        body = len(line) - len(line.lstrip(" \t"))
+        at = offset + body
+        i = bisect.bisect_right(starts, at) - 1
+        inside = i >= 0 and spans[i][0] < at < spans[i][1]
+        # `{%-` / `{{-` trim the whitespace before them: a marker there would stop the trim.
+        trims = template.startswith(("{%-", "{{-"), at)
+        if line.strip() and not inside and not trims:
+            parts.append(f"{line[:body]}\ue000{number}\ue001{line[body:]}")
+        else:
+            parts.append(line)
+        offset += len(line) + 1
+    return "\n".join(parts)

@@ -16,6 +16,7 @@ from skyql.registry.naming import snake_case
 ANCHOR = datetime(2025, 1, 1, tzinfo=UTC)
 MAX_DEPTH = 2  # nested objects below the item: two levels, then only scalars
 NESTED_PROPS = 5  # properties kept per nested object, so an item stays near 1 KB
+KEY_FIELDS = ("id", "state")
 TEAMS = ("research", "platform", "ads", "search", "infra")
 ENVS = ("prod", "dev", "staging")
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED", "DONE", "COMPLETED", "DELETED", "TERMINATED")
@@ -107,7 +108,11 @@ class Generator:
                 resolved = {k: self.service.resolve(p) for k, p in props.items()}
                 scalars = [k for k, p in resolved.items() if not _is_container(p)]
                 nested = [k for k, p in resolved.items() if _is_container(p)]
-                keys = (scalars + (nested if depth < MAX_DEPTH else []))[:NESTED_PROPS]
+                candidates = scalars + (nested if depth < MAX_DEPTH else [])
+                # Of the few fields kept, the ones users query first: Required ones, then id and state.
+                kept = set(sorted(candidates, key=lambda k: (not description_says_required(props[k]),
+                                                             k not in KEY_FIELDS))[:NESTED_PROPS])
+                keys = [k for k in candidates if k in kept]
             self._keys[(id(schema), depth)] = keys
         for key in keys:
             value = self.value(key, props[key], rng, ctx, depth)
@@ -135,7 +140,8 @@ class Generator:
             resolved = self.service.resolve(items)
             if _is_container(resolved) and depth >= MAX_DEPTH:
                 return None
-            count = rng.randint(0, 2) if _is_container(resolved) else rng.randint(1, 3)
+            low = 1 if description_says_required(prop) else 0
+            count = rng.randint(low, 2) if _is_container(resolved) else rng.randint(1, 3)
             values = [self.value(singular_key(key), items, rng, ctx, depth) for _ in range(count)]
             return [v for v in values if v is not None]
         if kind == "any":
