@@ -152,9 +152,10 @@ def _placeholder(name: str, type_: str) -> str:
 
 
 def _filter_like(result: Result, pattern: str) -> Result:
-    """LIKE on the first column, case-insensitive, with SQL wildcards."""
+    """LIKE on the `name` column (else the first), case-insensitive, with SQL wildcards."""
     glob = pattern.replace("*", "[*]").replace("?", "[?]").replace("%", "*").replace("_", "?")
-    rows = [r for r in result.rows if fnmatch.fnmatch(str(r[0]).lower(), glob.lower())]
+    column = result.columns.index("name") if "name" in result.columns else 0
+    rows = [r for r in result.rows if fnmatch.fnmatch(str(r[column]).lower(), glob.lower())]
     return Result(result.columns, result.types, rows)
 
 
