@@ -71,7 +71,8 @@ def test_jobs_policies_example_takes_the_project_by_equality_and_job_ids_from_th
     assert (policies.resource.id, policies.method.name) == ("google.ml.jobs_iam_policies", "get_iam_policy")
     # p.projectsId = j.projectsId = 'my-proj': a literal; jobsId has none, so it comes from j.jobId.
     assert policies.partitions == [{"projectsId": "my-proj"}]
-    assert policies.joins == [JoinParam("jobsId", jobs.key, "jobId")]
+    # Only the running jobs' ids can meet the WHERE: only their policies are read.
+    assert policies.joins == [JoinParam("jobsId", jobs.key, "jobId", f"{jobs.key}.state = 'RUNNING'")]
     assert policies.depends_on == [jobs.key] and jobs.depends_on == []
     assert jobs.columns == ["jobId", "state"] and policies.columns == ["members", "role"]
     assert policies.param_columns == ["projectsId", "jobsId"]
@@ -277,7 +278,7 @@ def test_a_required_parameter_equal_to_another_tables_column_is_a_join_parameter
     jobs, policies = plan(registry, sql).fetches
     assert jobs.resource.id == "google.ml.jobs" and jobs.partitions == [{"projectsId": "p"}]
     assert policies.partitions == policies_partitions
-    assert policies.joins == [JoinParam("jobsId", jobs.key, "jobId")]
+    assert [(j.param, j.source, j.column) for j in policies.joins] == [("jobsId", jobs.key, "jobId")]
     assert "jobId" in jobs.columns
 
 
@@ -569,7 +570,8 @@ def test_describe_prints_one_line_per_fetch_then_the_local_sql(registry):
     assert lines == [
         "google_ml_jobs_1: google.ml.jobs.list, 1 partition (projectsId = 'my-proj'); columns jobId, state",
         "google_ml_jobs_iam_policies_1: google.ml.jobs_iam_policies.get_iam_policy, 1 partition "
-        "(projectsId = 'my-proj'); jobsId = each distinct google_ml_jobs_1.jobId; columns members, role",
+        "(projectsId = 'my-proj'); jobsId = each distinct google_ml_jobs_1.jobId where google_ml_jobs_1.state = "
+        "'RUNNING'; columns members, role",
         "local: " + plan(registry, EXAMPLE_JOBS_POLICIES).local_sql,
     ]
     tuning = plan(registry, EXAMPLE_TUNING_JOBS + " LIMIT 3").describe()[0]

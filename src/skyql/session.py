@@ -7,12 +7,13 @@ import itertools
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from skyql.errors import ConfigError, SkyqlError
+from skyql.errors import ApiError, ConfigError, SkyqlError
 from skyql.registry import Registry
 from skyql.result import Result
 
@@ -37,6 +38,7 @@ class Options:
     insecure: bool = False
     allow_partial: bool = False
     pushdown: bool = True  # send Google's `fields` parameter with the columns a query uses
+    poll_interval: float = 0.5  # first wait (s) before re-reading a long-running operation under /*+ AWAIT */
 
 
 def build_options(auth: Any = None, endpoints: Any = None, *, emulator: bool = False, **settings: Any) -> Options:
@@ -89,6 +91,11 @@ class Session:
         # Progress observer, on_event(kind, **info): the shell's live status line sets it.
         self.progress: Any = None
         self._warnings: list[str] = []
+        # cancel() from another thread: the running statement's loop and task, and whether it was asked.
+        self._cancel_lock = threading.Lock()
+        self._running: tuple[Any, Any] | None = None
+        self._cancelled = False
+        self._depth = 0
         if emulator:
             self._start_emulator()
 
@@ -155,8 +162,30 @@ class Session:
         return f"{kind} (application default credentials{', ' + account if account else ''})"
 
     # -- statements ------------------------------------------------------------------------------
+    def cancel(self) -> None:
+        """Stop the statement running in another thread (a closed connection, a UI's stop button).
+
+        Every request in flight is abandoned and the statement raises ApiError; safe from any thread.
+        """
+        with self._cancel_lock:
+            self._cancelled = True
+            running = self._running
+        if running is not None:
+            loop, task = running
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nothing left to stop
+                loop.call_soon_threadsafe(task.cancel)
+
     def execute(self, statement: str | st.Statement, params: Sequence[Any] | None = None) -> Result:
         """Run one statement and return its result."""
+        if self._depth == 0:
+            self._cancelled = False  # a cancel() between statements is not meant for this one
+        self._depth += 1
+        try:
+            return self._execute(statement, params)
+        finally:
+            self._depth -= 1
+
+    def _execute(self, statement: str | st.Statement, params: Sequence[Any] | None) -> Result:
         # Imported here, not at module level: the shell shows its prompt before sqlglot is loaded.
         from skyql import metadata
         from skyql.sql import parse_one
@@ -171,12 +200,17 @@ class Session:
         if isinstance(statement, st.Mutation | st.Exec):
             from skyql.mutate import run_mutation
 
-            return run_mutation(self, statement, params)
+            try:
+                return run_mutation(self, statement, params)
+            except RecursionError:
+                raise _too_deep() from None
         return metadata.run(statement, self.registry)
 
     def _registry_pull(self, statement: st.RegistryPull) -> Result:
-        from skyql.registry.pull import pull_provider
+        from skyql.registry.pull import DISCOVERY_URL, pull_provider
 
+        if self.options.dryrun:  # --dryrun sends nothing, not even to the Discovery service
+            return Result.of_strings(["provider", "request"], [(statement.provider, f"GET {DISCOVERY_URL}")])
         index = pull_provider(statement.provider, self.registry.root)
         self.registry = Registry(self.registry.root)
         return Result.of_strings(["provider", "version"], [(statement.provider, index["version"])])
@@ -185,7 +219,11 @@ class Session:
     def plan(self, statement: st.Query, params: Sequence[Any] | None = None) -> Plan:
         from skyql.plan import plan_query
 
-        return plan_query(statement.expression, self.registry, list(params) if params else None)
+        try:
+            return plan_query(statement.expression, self.registry, list(params) if params else None)
+        except RecursionError:
+            # sqlglot walks scopes and writes SQL recursively: nesting the parser took can still be too deep.
+            raise _too_deep() from None
 
     def _query(self, statement: st.Query, params: Sequence[Any] | None) -> Result:
         plan = self.plan(statement, params)
@@ -216,11 +254,28 @@ class Session:
 
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="skyql") as pool:
                 return pool.submit(self.run_async, coro).result()
+        async def cancellable() -> Any:
+            with self._cancel_lock:
+                if self._cancelled:
+                    coro.close()
+                    raise asyncio.CancelledError
+                self._running = (asyncio.get_running_loop(), asyncio.current_task())
+            try:
+                return await coro
+            finally:
+                with self._cancel_lock:
+                    self._running = None
+
         try:
-            return asyncio.run(coro)
+            return asyncio.run(cancellable())
         except KeyboardInterrupt:
             raise
         except SkyqlError:
+            raise
+        except asyncio.CancelledError:
+            if self._cancelled:
+                raise ApiError("cancelled: the statement was stopped and its requests in flight abandoned",
+                               status="CANCELLED") from None
             raise
         except ExceptionGroup as group:
             # TaskGroup wraps errors; show the user the first skyql error, not the group.
@@ -243,6 +298,7 @@ class Session:
                 endpoint=o.endpoints.get("google"),
                 insecure=o.insecure,
                 allow_partial=o.allow_partial,
+                poll_interval=o.poll_interval,
                 on_event=self.progress,
             ),
         )
@@ -262,11 +318,7 @@ class Session:
         from skyql.fetch import build_request
 
         service = fetch.resource.service
-        fields = fetch.columns if (self.options.pushdown and fetch.columns is not None) else None
-        if fields is not None:
-            # The columns listed rows derive their id parameters from (see _fill_ids) always come along.
-            derived = [src[1] if src[0] == "column" else "name" for src in fetch.resource.id_sources().values()]
-            fields = list(dict.fromkeys([*fields, *derived]))
+        fields = _read_columns(fetch) if self.options.pushdown else None
         return [
             build_request(
                 service,
@@ -283,7 +335,7 @@ class Session:
         """Literal partitions, multiplied by the distinct values of join-derived parameters."""
         partitions = fetch.partitions or [{}]
         for join in fetch.joins:
-            values = [v for v in self.engine.distinct(join.source, join.column) if v is not None]
+            values = [v for v in self.engine.distinct(join.source, join.column, join.where) if v is not None]
             partitions = [dict(p, **{join.param: str(v)}) for p in partitions for v in values]
         return partitions
 
@@ -292,19 +344,27 @@ class Session:
         resource = fetch.resource
         # Path parameters of every SELECT method, plus the query parameters this statement gives (filter, ...).
         params = list(dict.fromkeys([*resource.param_names, *fetch.param_columns]))
-        engine.create_table(fetch.key, resource.columns(fetch.method), params)
+        # Only the columns the statement reads are parsed out of the pages: a third of the load time for one
+        # column of ml jobs, whether or not `fields` pushdown trimmed the pages.
+        read = _read_columns(fetch)
+        columns = [c for c in resource.columns(fetch.method) if read is None or c.name in read]
+        engine.create_table(fetch.key, columns or resource.columns(fetch.method), params)
         partitions = self._partitions(fetch)
         if not partitions:
             return
         requests = self.requests_for(fetch, partitions)
         key = None if fetch.method.raw else fetch.method.object_key
-        # aclosing: a LIMIT that stops early cancels the requests still in flight at once.
-        async with contextlib.aclosing(fetcher.pages(requests, fetch.key, limit=fetch.limit)) as pages:
-            async for page in pages:
-                engine.load_page(fetch.key, page.body, key, page.partition)
-                if self.progress is not None:
-                    self.progress("page", resource=fetch.resource.id, number=page.number)
-        engine.flush(fetch.key)
+        try:
+            # aclosing: a LIMIT that stops early cancels the requests still in flight at once.
+            async with contextlib.aclosing(fetcher.pages(requests, fetch.key, limit=fetch.limit)) as pages:
+                async for page in pages:
+                    engine.load_page(fetch.key, page.body, key, page.partition, status=page.status,
+                                     number=page.number)
+                    if self.progress is not None:
+                        self.progress("page", resource=fetch.resource.id, number=page.number)
+            engine.flush(fetch.key)
+        except ApiError as err:
+            raise _unreadable(fetch, err) from None
         self._fill_ids(fetch, params, partitions)
 
     def _fill_ids(self, fetch: Fetch, params: list[str], partitions: list[dict[str, Any]]) -> None:
@@ -334,12 +394,39 @@ class Session:
                     line = line.replace(mark, "{" + join.param + "}")
                 if fetch.joins:
                     line += "  -- one per " + ", ".join(
-                        f"{j.param} = distinct {j.source}.{j.column}" for j in fetch.joins)
+                        f"{j.param} = distinct {j.source}.{j.column}" + (f" where {j.where}" if j.where else "")
+                        for j in fetch.joins)
                 rows.append((fetch.resource.id, fetch.method.name, line))
         return Result.of_strings(["resource", "method", "request"], rows)
 
     def next_key(self, resource_id: str) -> str:
         return f"{resource_id.replace('.', '_')}_{next(self._counter)}"
+
+
+def _too_deep() -> SkyqlError:
+    from skyql.errors import SqlError
+    from skyql.sql.parser import TOO_DEEP
+
+    return SqlError(TOO_DEEP)
+
+
+def _unreadable(fetch: Fetch, error: ApiError) -> ApiError:
+    """A page the engine could not load names its resource and partition, as fetch errors do."""
+    if error.resource:
+        return error
+    label = ", ".join(f"{k}={v!r}" for k, v in error.params.items())
+    where = f"{fetch.resource.id} ({label})" if label else fetch.resource.id
+    return ApiError(f"{where}: {error}", http_status=error.http_status, status=error.status,
+                    resource=fetch.resource.id, params=error.params)
+
+
+def _read_columns(fetch: Fetch) -> list[str] | None:
+    """The row columns a fetch needs (None: all): the statement's, plus those listed rows derive their id
+    parameters from (see Session._fill_ids)."""
+    if fetch.columns is None:
+        return None
+    derived = [src[1] if src[0] == "column" else "name" for src in fetch.resource.id_sources().values()]
+    return list(dict.fromkeys([*fetch.columns, *derived]))
 
 
 def _partial_warning(error: SkyqlError) -> str:

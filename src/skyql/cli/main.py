@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from skyql import __version__
+from skyql.cli.logs import verbose_logging
 from skyql.errors import ConfigError, SkyqlError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -42,6 +43,8 @@ def _connection_flags(p: argparse.ArgumentParser) -> None:
                    help="return the rows of the partitions that succeeded, with a warning, when others fail")
     p.add_argument("--safe", action="store_true",
                    help="turn off DuckDB's access to local files and extensions")
+    p.add_argument("--verbose", action="store_true",
+                   help="log every request, retry and token refresh to stderr (never a token)")
     p.add_argument("-o", "--output", choices=("table", "json", "csv", "text"), default="table",
                    help="output format (default table)")
 
@@ -94,6 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    with verbose_logging(getattr(args, "verbose", False)):
+        return _run(args, parser)
+
+
+def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     try:
         if args.command == "exec":
             return _exec(args, parser)

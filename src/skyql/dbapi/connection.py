@@ -122,6 +122,8 @@ class Connection:
         """Close the session (and its emulator, if it started one); closing twice is harmless."""
         if self._closed:
             return
+        # A statement running in another thread holds the lock: stop its requests rather than wait for them.
+        self._session.cancel()
         with self._lock:
             self._closed = True
             with dbapi_errors():

@@ -7,6 +7,21 @@
         ...                                # point any Google client at emu.url
 """
 
-from skyql.emulator.emulator import Emulator
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from skyql.emulator.emulator import Emulator
 
 __all__ = ["Emulator"]
+
+
+def __getattr__(name: str) -> Any:
+    # Loaded on first use: `skyql exec "SHOW ..."` builds its argument parser from skyql.emulator.cli and
+    # must not pay for the whole emulator.
+    if name == "Emulator":
+        from skyql.emulator.emulator import Emulator
+
+        return Emulator
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

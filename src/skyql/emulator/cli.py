@@ -8,8 +8,6 @@ import sys
 import threading
 from types import FrameType
 
-from skyql.emulator.emulator import Emulator
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -33,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def parse_fault(spec: str) -> dict[str, object]:
     """`status=429,count=3,match=:cancel,retry_after=2` -> keyword arguments of Emulator.inject."""
     kinds = {"status": int, "count": int, "match": str, "retry_after": float, "delay_ms": int,
-             "drop": _flag, "in_operation": _flag}
+             "drop": _flag, "in_operation": _flag, "probability": float, "seed": int}
     out: dict[str, object] = {}
     for part in filter(None, spec.split(",")):
         key, sep, value = part.partition("=")
@@ -60,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"skyql emulator: {exc}", file=sys.stderr)
         return 2
+    from skyql.emulator.emulator import Emulator
+
     emu = Emulator(seed=args.seed, rows=args.rows, page_size_cap=args.page_size_cap, latency_ms=args.latency_ms,
                    host=args.host, port=args.port, require_auth=not args.no_auth,
                    operation_polls=args.operation_polls)

@@ -138,14 +138,16 @@ class Emulator:
 
     def inject(self, status: int | None = None, count: int = 3, match: str | None = None,
                retry_after: float | None = 1, delay_ms: int = 0, drop: bool = False,
-               in_operation: bool = False) -> None:
+               in_operation: bool = False, probability: float = 1.0, seed: int | None = None) -> None:
         """Make the next `count` API requests whose path contains `match` fail, wait or lose their connection.
 
         status defaults to 429 unless only a delay or a drop is asked for; `in_operation` lets the request
-        succeed and ends the Operation it starts with that error instead.
+        succeed and ends the Operation it starts with that error instead. With `probability` < 1 each
+        matching request is hit with that chance (drawn from random.Random(seed)) until `count` were hit.
         """
         self.faults.add(Fault(status=status, count=count, match=match, retry_after=retry_after,
-                              delay_ms=delay_ms, drop=drop, in_operation=in_operation))
+                              delay_ms=delay_ms, drop=drop, in_operation=in_operation,
+                              probability=probability, seed=seed))
 
     def clear_faults(self) -> None:
         self.faults.clear()
@@ -266,7 +268,7 @@ class Emulator:
                 return {}
             if method == "POST":
                 fields = {k: data[k] for k in ("status", "count", "match", "retry_after", "delay_ms", "drop",
-                                               "in_operation") if k in data}
+                                               "in_operation", "probability", "seed") if k in data}
                 self.inject(**fields)
             return {"faults": [f.as_dict() for f in self.faults.rules]}
         if what == "populate" and method == "POST":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from dataclasses import dataclass, field
 
@@ -19,6 +20,10 @@ class Fault:
     delay_ms: int = 0
     drop: bool = False
     in_operation: bool = False  # the request succeeds; the Operation it starts ends with this error
+    # Hit only this share of the matching requests (count still caps the hits), drawn from Random(seed).
+    probability: float = 1.0
+    seed: int | None = None
+    _dice: random.Random = field(default_factory=random.Random, repr=False, compare=False)
 
     def matches(self, method: str, path: str, is_api: bool) -> bool:
         if self.match is None:
@@ -30,7 +35,8 @@ class Fault:
 
     def as_dict(self) -> dict[str, object]:
         return {"status": self.status, "count": self.count, "match": self.match, "retry_after": self.retry_after,
-                "delay_ms": self.delay_ms, "drop": self.drop, "in_operation": self.in_operation}
+                "delay_ms": self.delay_ms, "drop": self.drop, "in_operation": self.in_operation,
+                "probability": self.probability, "seed": self.seed}
 
 
 @dataclass
@@ -45,6 +51,9 @@ class Faults:
             raise ValueError("count must be at least 1")
         if fault.status is not None and not 400 <= fault.status <= 599:
             raise ValueError(f"status must be an HTTP error code (400-599), not {fault.status}")
+        if not 0 < fault.probability <= 1:
+            raise ValueError(f"probability must be more than 0 and at most 1, not {fault.probability}")
+        fault._dice = random.Random(fault.seed)
         with self._lock:
             self.rules.append(fault)
         return fault
@@ -54,6 +63,8 @@ class Faults:
         with self._lock:
             for rule in self.rules:
                 if rule.matches(method, path, is_api):
+                    if rule.probability < 1 and rule._dice.random() >= rule.probability:
+                        continue
                     rule.count -= 1
                     if rule.count <= 0:
                         self.rules.remove(rule)

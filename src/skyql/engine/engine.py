@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -57,15 +58,25 @@ class Engine:
         self._conn.execute(spec.create_sql())
         self._loaders[key] = TableLoader(spec)
 
-    def load_page(self, key: str, body: bytes, object_key: str | None, partition: Mapping[str, Any]) -> int:
+    def load_page(
+        self,
+        key: str,
+        body: bytes,
+        object_key: str | None,
+        partition: Mapping[str, Any],
+        *,
+        status: int | None = None,
+        number: int | None = None,
+    ) -> int:
         """Add the rows of one response page (`object_key` '$.jobs', or None: the body is one row).
 
         Pages are buffered and inserted in batches on a background thread: returns the rows of batches
         that finished meanwhile; `flush(key)` waits for the rest. A page skyql cannot read raises
-        ApiError, here or from a later call.
+        ApiError (naming `status` and page `number` when given), here or from a later call.
         """
         loader = self._loader(key)
-        added = sum(self._inserter.submit(loader, batch) for batch in loader.add(body, object_key, partition))
+        batches = loader.add(body, object_key, partition, status, number)
+        added = sum(self._inserter.submit(loader, batch) for batch in batches)
         return added + self._inserter.reap()
 
     def load_rows(self, key: str, rows: Sequence[Mapping[str, Any]], partition: Mapping[str, Any]) -> int:
@@ -83,8 +94,11 @@ class Engine:
                 added += self._inserter.submit(loader, batch)
         return added + self._inserter.drain()
 
-    def distinct(self, key: str, column: str) -> list[Any]:
-        """The distinct non-null values of one column, sorted (parameters taken from a join)."""
+    def distinct(self, key: str, column: str, where: str | None = None) -> list[Any]:
+        """The distinct non-null values of one column, sorted (parameters taken from a join).
+
+        `where`: a DuckDB condition on the table's rows; values of rows failing it are left out.
+        """
         spec = self._loader(key).spec
         self.flush(key)
         names = [n for n, _ in spec.columns] + list(spec.params)
@@ -92,8 +106,10 @@ class Engine:
         if match is None:
             raise NotFoundError(f"{key} has no column {column}{did_you_mean(column, names)}")
         col = quote(match)
-        sql = f"SELECT DISTINCT {col} FROM {quote(key)} WHERE {col} IS NOT NULL ORDER BY 1"
-        return [row[0] for row in self._conn.execute(sql).fetchall()]
+        sql = f"SELECT DISTINCT {col} FROM {quote(key)} WHERE {col} IS NOT NULL"
+        if where:
+            sql += f" AND ({where})"
+        return [row[0] for row in self._run(lambda: self._conn.execute(sql + " ORDER BY 1").fetchall())]
 
     def drop(self, key: str) -> None:
         """Forget table `key` and its buffered pages (errors of its pending batches are dropped too)."""
@@ -144,7 +160,7 @@ class Engine:
         try:
             return fn()
         except duckdb.Error as err:
-            raise _sql_error(err) from None
+            raise _sql_error(err, self.safe) from None
 
     def _loader(self, key: str) -> TableLoader:
         try:
@@ -161,7 +177,11 @@ def _with_utc(row: tuple[Any, ...], positions: list[int]) -> tuple[Any, ...]:
     return tuple(values)
 
 
-def _sql_error(err: duckdb.Error) -> SkyqlError:
+# Safe mode turns off DuckDB's `FROM 'file.csv'`, which then reports the path as an unknown table.
+_PATH_AS_TABLE = re.compile(r"Table with name (\S*[/\\.]\S*) does not exist")
+
+
+def _sql_error(err: duckdb.Error, safe: bool = False) -> SkyqlError:
     """DuckDB's message in one line: the error and its hints (candidate columns), without the SQL excerpt."""
     text = str(err)
     head = text.split("\nLINE ", 1)[0]
@@ -170,6 +190,9 @@ def _sql_error(err: duckdb.Error) -> SkyqlError:
     message = " ".join(kept) or type(err).__name__
     if isinstance(err, duckdb.PermissionException):
         return SqlError(f"file access is disabled in safe mode: {message}")
+    path = _PATH_AS_TABLE.search(message) if safe and isinstance(err, duckdb.CatalogException) else None
+    if path:
+        return SqlError(f"file access is disabled in safe mode: {path.group(1)} cannot be read as a table")
     if "pytz" in message:
         message = "timestamps with time zone inside lists or structs cannot be returned; cast them to VARCHAR"
     return SqlError(message)

@@ -128,6 +128,8 @@ class TableSpec:
 class _Page:
     body: bytes
     partition: Mapping[str, Any]
+    status: int | None = None  # the HTTP status it came with, for errors
+    number: int | None = None  # its number within the partition, for errors
 
 
 @dataclass
@@ -149,12 +151,19 @@ class TableLoader:
     batch_limit: int = 0  # bytes; grows after each batch up to MAX_BATCH_BYTES
     _sql: dict[str | None, str] = field(default_factory=dict)
 
-    def add(self, body: bytes, object_key: str | None, partition: Mapping[str, Any]) -> list[Batch]:
+    def add(
+        self,
+        body: bytes,
+        object_key: str | None,
+        partition: Mapping[str, Any],
+        status: int | None = None,
+        number: int | None = None,
+    ) -> list[Batch]:
         """Buffer one page; returns the batches now ready to insert."""
         ready = []
         if self.pending and object_key != self.pending_key:
             ready.append(self.take())
-        self.pending.append(_Page(body, dict(partition)))
+        self.pending.append(_Page(body, dict(partition), status, number))
         self.pending_key = object_key
         self.pending_bytes += len(body)
         if self.pending_bytes >= self.batch_limit or len(self.pending) >= MAX_BATCH_PAGES:
@@ -220,7 +229,23 @@ def _text(value: Any) -> str | None:
 def _api_error(page: _Page, err: duckdb.Error) -> ApiError:
     """Why one page cannot be loaded, as an ApiError the caller can add context to."""
     reason = _reason(str(err))
-    return ApiError(f"the API returned a response skyql cannot read: {reason}", params=dict(page.partition))
+    origin = ", ".join(
+        part for part in (
+            f"HTTP {page.status}" if page.status is not None else "",
+            f"page {page.number}" if page.number is not None else "",
+        ) if part
+    )
+    if reason.startswith("malformed JSON"):
+        # Say what the body is instead of echoing it (the page's content stays out of messages).
+        start = page.body.lstrip()[:1]
+        if not start:
+            reason += ": the body is empty"
+        elif start == b"<":
+            reason += ": the body is HTML, not JSON (a proxy's error or login page?)"
+        elif "end of data" in reason:
+            reason += ": the body was cut off"
+    text = f"the API returned a response skyql cannot read{f' ({origin})' if origin else ''}: {reason}"
+    return ApiError(text, http_status=page.status, params=dict(page.partition))
 
 
 def _reason(message: str) -> str:

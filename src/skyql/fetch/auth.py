@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import warnings
 from collections.abc import Mapping
@@ -22,6 +23,7 @@ from skyql.errors import ApiError, ConfigError
 
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 AUTH_TYPES = ("service_account", "interactive")
+log = logging.getLogger("skyql.fetch.auth")
 Credentials = google.auth.credentials.Credentials
 
 
@@ -136,6 +138,11 @@ def _safe_reason(exc: BaseException) -> str:
     return text
 
 
+def _who(creds: Credentials) -> str:
+    """The account behind credentials, for logs (never a secret)."""
+    return str(getattr(creds, "service_account_email", None) or type(creds).__name__)
+
+
 class _AuthResponse(google.auth.transport.Response):
     def __init__(self, response: httpx.Response) -> None:
         self._response = response
@@ -210,6 +217,7 @@ class TokenSource:
             current = getattr(creds, "token", None)
             if (stale is None and creds.valid) or (stale is not None and current != stale and creds.valid):
                 return
+            log.debug("getting an access token for %s", _who(creds))
             try:
                 await asyncio.to_thread(creds.refresh, self._transport)
             except google.auth.exceptions.RefreshError as exc:

@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 
 from skyql.fetch.retry import Clock
 
-# 429s from requests started at the current limit before that host's limit is halved.
+# 429s in a row (no success between them) from requests started at the current limit before the host's
+# limit is halved: a quota that is used up refuses everything; a 429 here and there is no reason to slow down.
 STRIKES = 3
 
 
@@ -36,8 +37,13 @@ class HostLimit:
                 self._in_use -= 1
                 self._changed.notify()
 
+    def answered(self, epoch: int) -> None:
+        """A success from a request started in `epoch`: the 429s before it were not a used-up quota."""
+        if epoch == self.epoch:
+            self._strikes = 0
+
     def throttled(self, epoch: int) -> None:
-        """Count a 429 from a request started in `epoch`; cut the limit after STRIKES of them."""
+        """Count a 429 from a request started in `epoch`; cut the limit after STRIKES of them in a row."""
         if epoch != self.epoch or self.limit == 1:
             return
         self._strikes += 1

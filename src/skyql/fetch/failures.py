@@ -145,6 +145,26 @@ def operation_failed(request: Request, operation: dict[str, Any]) -> ApiError:
     return ApiError(text, status=code, resource=request.resource, params=request.params)
 
 
+# Said of a request that is not safe to repeat when no answer came back for it.
+MAYBE_DONE = (
+    "; the request was sent, so it may or may not have taken effect: skyql did not send it again, since that"
+    " could do it twice; check (e.g. with a SELECT) before running it again"
+)
+# Said of a 409 to a repeated create whose earlier attempt got no answer.
+EARLIER_ATTEMPT = "; an earlier attempt of this request got no answer, so that attempt most likely created it"
+
+
+def annotate(error: ApiError, note: str) -> ApiError:
+    """The same error with `note` added to its message."""
+    return ApiError(
+        f"{error}{note}",
+        http_status=error.http_status,
+        status=error.status,
+        resource=error.resource,
+        params=error.params,
+    )
+
+
 def scrub(error: ApiError, secret: str | None) -> ApiError:
     """Drop a token from an error's message, should a proxy or server have echoed it back."""
     if not secret or secret not in str(error):

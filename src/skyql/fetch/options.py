@@ -16,5 +16,6 @@ class FetchOptions:
     endpoint: str | None = None  # google override URL (the emulator, a proxy); None = Google's endpoints
     insecure: bool = False  # allow sending credentials over plain http to a non-loopback host
     allow_partial: bool = False  # a failed partition becomes a warning instead of failing the statement
+    poll_interval: float = 0.5  # first wait before re-reading a long-running operation (then 1.5x, up to 10 s)
     # Progress observer: on_event(kind, **info) for "request", "response" and "retry" (the shell's live line).
     on_event: Callable[..., Any] | None = field(default=None, compare=False)

@@ -20,6 +20,9 @@ class Request:
     host_header: str | None = None
     # Where the rows of a response are ("jobs"), to count rows and spot empty pages; None for one object.
     items_key: str | None = None
+    # A POST that may be sent again after its answer was lost: it names what it creates (a client-chosen id)
+    # or carries a requestId, so the server refuses or ignores a second copy.
+    retry_safe: bool = False
 
     def describe(self) -> str:
         """One line for --dryrun and logs: never carries credentials."""
@@ -41,3 +44,4 @@ class Page:
     partition: dict[str, Any]
     body: bytes
     number: int  # 1-based page number within the partition
+    status: int = 200  # the HTTP status it came with (a 2xx)

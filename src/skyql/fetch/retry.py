@@ -37,7 +37,7 @@ class Clock:
 
 def is_idempotent(request: Request) -> bool:
     """True when sending `request` twice has the same effect as once."""
-    if request.method.upper() in IDEMPOTENT_METHODS:
+    if request.method.upper() in IDEMPOTENT_METHODS or request.retry_safe:
         return True
     return urlsplit(request.url).path.endswith(SAFE_CUSTOM_METHODS)
 

@@ -67,6 +67,9 @@ class ColumnUsage:
                     self._column(scope, node)
             elif isinstance(node, exp.Star) and not isinstance(node.parent, exp.Column | exp.Count):
                 self._star(scope, "")
+            elif isinstance(node, exp.Columns) and not isinstance(node.this, exp.Star):
+                # DuckDB's COLUMNS('regex') / COLUMNS(c -> ...) picks columns by name at run time: all may be read.
+                self._star(scope, "")
 
     def _column(self, scope: Scope, column: exp.Column) -> None:
         found = self.resolver.resolve(column, scope)

@@ -9,6 +9,7 @@ parameter is taken from another fetch at run time (a join parameter).
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,10 +88,11 @@ class Constraints:
         """The facts of one condition evaluated in `scope`."""
         while isinstance(node, exp.Paren):
             node = node.this
-        if isinstance(node, exp.And):
-            return self.facts(node.left, scope).both(self.facts(node.right, scope))
-        if isinstance(node, exp.Or):
-            return self.facts(node.left, scope).either(self.facts(node.right, scope))
+        if isinstance(node, exp.And | exp.Or):
+            # `a AND b AND ...` is a tree as deep as the chain is long: fold its operands in a loop, since
+            # recursing would overflow the stack on a few hundred conditions.
+            combine = Facts.both if isinstance(node, exp.And) else Facts.either
+            return functools.reduce(combine, (self.facts(part, scope) for part in node.flatten()))
         if isinstance(node, exp.EQ):
             return self._equality(node.left, node.right, scope)
         if isinstance(node, exp.In):

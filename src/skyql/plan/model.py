@@ -15,6 +15,8 @@ class JoinParam:
     param: str  # the parameter of this fetch (jobsId)
     source: str  # the key of the fetch that provides it
     column: str  # the column of that fetch (jobId)
+    # A DuckDB condition on the source's table: only values of rows meeting it can reach the result.
+    where: str | None = None
 
 
 @dataclass
@@ -60,6 +62,7 @@ class Fetch:
         line += f" ({given})" if given else ""
         for join in self.joins:
             line += f"; {join.param} = each distinct {join.source}.{join.column}"
+            line += f" where {join.where}" if join.where else ""
         line += (
             f"; columns {', '.join(self.columns) or 'none'}" if self.columns is not None else "; all columns"
         )

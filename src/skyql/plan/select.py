@@ -22,6 +22,7 @@ from skyql.errors import ParameterError, SqlError
 from skyql.plan.bind import bind_params
 from skyql.plan.columns import ColumnUsage
 from skyql.plan.conditions import Constraints
+from skyql.plan.joinfilter import source_filter
 from skyql.plan.limit import pushdown_limit
 from skyql.plan.literals import value_key
 from skyql.plan.methods import Choice, and_list, check_unused, choose_method
@@ -69,7 +70,7 @@ def plan_query(expression: exp.Expression, registry: Registry, params: Sequence[
         raise SqlError(f"cannot plan this statement: {err}") from err
     planned = [_choose(ref, constraints) for ref in refs]
     ordered = _dependency_order(planned)
-    keys, fetches = _fetches(ordered, usage, _taken_names(tree))
+    keys, fetches = _fetches(ordered, usage, _taken_names(tree), resolver, constraints)
     if len(fetches) == 1:
         fetch = fetches[0]
         fetch.limit = pushdown_limit(tree, scopes, refs, constraints, set(fetch.param_columns))
@@ -135,7 +136,7 @@ def _cycle_message(pending: list[_Planned]) -> str:
 
 
 def _fetches(
-    ordered: list[_Planned], usage: ColumnUsage, taken: set[str]
+    ordered: list[_Planned], usage: ColumnUsage, taken: set[str], resolver: Resolver, constraints: Constraints
 ) -> tuple[dict[Ref, str], list[Fetch]]:
     """One Fetch per distinct (resource, method, parameters, join sources), keyed by a DuckDB table name."""
     keys: dict[Ref, str] = {}
@@ -146,7 +147,8 @@ def _fetches(
         ref, method = item.ref, item.choice.method
         partitions = _partitions(item)
         joins = [
-            JoinParam(param, keys[source], column) for param, (source, column) in (item.sources or {}).items()
+            JoinParam(param, keys[source], column, source_filter(source, keys[source], resolver, constraints))
+            for param, (source, column) in (item.sources or {}).items()
         ]
         identity = (
             ref.resource.id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from sqlglot import exp
@@ -15,10 +16,17 @@ from skyql.sql.dialect import DIALECT
 from skyql.sql.script import Piece, parse_error, pieces
 
 HINTS = ("AWAIT", "SHOWRESULTS", "REQUIRED")
+# sqlglot logs a warning when it gives up on a statement ("falling back to parsing as a Command"), which
+# Python would print on stderr next to skyql's own error: the error says it already.
+logging.getLogger("sqlglot").addHandler(logging.NullHandler())
 
 SUPPORTED = (
     "skyql runs SELECT (with WITH, UNION, VALUES), INSERT, UPDATE, REPLACE, DELETE, EXEC, "
     "SHOW, DESCRIBE and REGISTRY statements"
+)
+TOO_DEEP = (
+    "the statement nests too deeply to be read (parentheses, subqueries, CASE or functions inside each other,"
+    " a few dozen levels at most): flatten it, e.g. with WITH clauses"
 )
 EMPTY = "empty statement: nothing to run; write a statement such as SHOW SERVICES IN google"
 
@@ -90,6 +98,9 @@ def _standard(piece: Piece) -> st.Statement:
         expression = DIALECT.parser().parse(piece.tokens, piece.source)[0]
     except ParseError as err:
         raise parse_error(err) from None
+    except RecursionError:
+        # sqlglot's parser recurses once per level of nesting, several frames deep each time.
+        raise SqlError(TOO_DEEP) from None
     if expression is None:
         raise SqlError(EMPTY)
     _drop_hint_comments(expression)

@@ -146,12 +146,29 @@ def _token_error(text: str, err: TokenError) -> SqlError:
         return SqlError(
             f"unterminated {kind} starting at line {line}, column {col}: add the closing {delimiter}"
         )
+    if isinstance(err.__cause__, IndexError):
+        # The tokenizer ran past the end of the text: a /* comment was never closed.
+        opened = _unclosed_comment(text)
+        if opened is not None:
+            line, col = position(text, opened)
+            return SqlError(f"unterminated comment starting at line {line}, column {col}: add the closing */")
     where = ""
     if err.start is not None:
         line, col = position(text, err.start)
         where = f" near line {line}, column {col}"
     reason = cause.splitlines()[0] if cause else "unreadable text"
     return SqlError(f"cannot read the SQL{where}: {reason}")
+
+
+def _unclosed_comment(text: str) -> int | None:
+    """Offset of the first /* that no */ closes (block comments nest), or None."""
+    at = text.find("/*")
+    while at != -1:
+        end = _block_comment_end(text, at, len(text))
+        if end == len(text) and not text.endswith("*/"):
+            return at
+        at = text.find("/*", end)
+    return None
 
 
 def parse_error(err: ParseError) -> SqlError:

@@ -1,0 +1,131 @@
+"""Cancelling a statement mid-fetch (Ctrl-C, a DB-API connection closed, Session.cancel) stops every request
+and leaves no thread behind."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import skyql
+from skyql.dbapi import OperationalError
+from skyql.emulator import Emulator
+from skyql.errors import ApiError
+from skyql.session import Options, Session
+
+SLOW = "rel-cancel"
+PAGES = 40  # of 10 jobs; with 100 ms a page, a statement that runs to the end takes 4 s
+
+
+@pytest.fixture(scope="module")
+def slow_project(emulator: Emulator) -> str:
+    emulator.populate("ml", f"projects/{SLOW}/jobs", PAGES * 10)
+    return SLOW
+
+
+@pytest.fixture
+def slow(emulator: Emulator, slow_project: str) -> Iterator[Emulator]:
+    """The emulator answering every call 100 ms late, with a project of 40 pages."""
+    emulator.latency_ms = 100
+    yield emulator
+    emulator.latency_ms = 0
+
+
+def auth_for(key_file: Path) -> dict[str, Any]:
+    return {"google": {"type": "service_account", "credentialsfilepath": str(key_file)}}
+
+
+def pages_asked(emu: Emulator) -> int:
+    return sum(1 for r in emu.requests if f"/projects/{SLOW}/jobs" in r["path"])
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 20) -> None:
+    give_up = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < give_up, "timed out waiting"
+        time.sleep(0.01)
+
+
+def assert_no_more_requests(emu: Emulator) -> None:
+    """Nothing reaches the emulator once the statement was stopped (a request in flight may still land)."""
+    time.sleep(0.05)
+    settled = pages_asked(emu)
+    time.sleep(0.4)
+    assert pages_asked(emu) == settled < PAGES
+
+
+QUERY = f"SELECT count(*) FROM google.ml.jobs WHERE projectsId = '{SLOW}'"
+
+
+def test_ctrl_c_stops_skyql_exec_promptly_with_status_130(slow, key_file):
+    slow.clear_log()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "skyql.cli.main", "exec", "--auth", json.dumps(auth_for(key_file)),
+         "--endpoint", f"google={slow.url}", "--page-size", "10", QUERY],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        wait_for(lambda: pages_asked(slow) >= 2)
+        interrupted = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=10)
+    finally:
+        process.kill()
+    assert time.monotonic() - interrupted < 1.5
+    assert process.returncode == 130
+    assert (out, err) == ("", "skyql: cancelled\n")
+    assert_no_more_requests(slow)
+
+
+def test_closing_a_dbapi_connection_mid_fetch_stops_the_statement_and_its_threads(slow, key_file):
+    baseline = threading.active_count()
+    conn = skyql.connect(auth=auth_for(key_file), endpoints={"google": slow.url}, page_size=10)
+    outcome: list[BaseException | tuple] = []
+
+    def run() -> None:
+        try:
+            outcome.append(conn.cursor().execute(QUERY).fetchone())
+        except BaseException as err:  # noqa: BLE001 - the test inspects whatever ends the statement
+            outcome.append(err)
+
+    worker = threading.Thread(target=run)
+    slow.clear_log()
+    worker.start()
+    wait_for(lambda: pages_asked(slow) >= 2)
+    closing = time.monotonic()
+    conn.close()
+    closed_in = time.monotonic() - closing
+    worker.join(timeout=5)
+    assert closed_in < 1.0 and not worker.is_alive()
+    assert len(outcome) == 1 and isinstance(outcome[0], OperationalError)
+    assert "cancelled" in str(outcome[0])
+    assert_no_more_requests(slow)
+    wait_for(lambda: threading.active_count() == baseline, seconds=2)
+
+
+def test_session_cancel_from_another_thread_leaves_the_session_usable(slow, key_file):
+    with Session(Options(auth=auth_for(key_file), endpoints={"google": slow.url}, page_size=10)) as session:
+        session.execute("SELECT count(*) FROM google.ml.jobs WHERE projectsId = 'demo-project'")
+        baseline = threading.active_count()
+        slow.clear_log()
+        canceller = threading.Timer(0.35, session.cancel)
+        canceller.start()
+        started = time.monotonic()
+        with pytest.raises(ApiError, match="^cancelled: ") as err:
+            session.execute(QUERY)
+        assert time.monotonic() - started < 1.0
+        assert err.value.status == "CANCELLED"
+        canceller.join()
+        assert_no_more_requests(slow)
+        assert threading.active_count() == baseline
+        # A cancel is for the statement running at the time, not for the next one.
+        slow.latency_ms = 0
+        assert session.execute(QUERY).rows == [(PAGES * 10,)]
