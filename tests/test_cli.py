@@ -82,7 +82,7 @@ def test_a_metadata_statement_loads_neither_duckdb_nor_httpx_nor_the_emulator():
         "import sys\n"
         "from skyql.cli.main import main\n"
         f"assert main(['exec', 'SHOW METHODS IN {RESOURCE}']) == 0\n"
-        "heavy = [m for m in ('duckdb', 'httpx', 'google.auth', 'skyql.emulator.emulator', 'jinja2') "
+        "heavy = [m for m in ('duckdb', 'httpx', 'aiohttp', 'google.auth', 'skyql.emulator.emulator', 'jinja2') "
         "if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )

@@ -115,6 +115,33 @@ def test_fields_gives_a_partial_response(client):
     google_error(client.get(HP_JOBS, params={"fields": "hyperparameterTuningJobs(colour)"}), 400, "INVALID_ARGUMENT")
 
 
+def test_a_masked_list_page_is_the_full_page_masked_and_follows_changes(client):
+    full = client.get(HP_JOBS, params={"pageSize": 3}).json()
+    mask = "nextPageToken,hyperparameterTuningJobs(displayName,studySpec/metrics)"
+    masked = client.get(HP_JOBS, params={"pageSize": 3, "fields": mask}).json()
+    assert masked["nextPageToken"] == full["nextPageToken"]
+    assert masked["hyperparameterTuningJobs"] == [
+        {"displayName": j["displayName"], "studySpec": {"metrics": j["studySpec"]["metrics"]}}
+        for j in full["hyperparameterTuningJobs"]
+    ]
+    # Without nextPageToken in the mask there is none, as on Google; with no items selected, only the token.
+    assert "nextPageToken" not in client.get(HP_JOBS, params={"pageSize": 3, "fields": "hyperparameterTuningJobs(name)"}).json()
+    assert client.get(HP_JOBS, params={"pageSize": 3, "fields": "nextPageToken"}).json() == {
+        "nextPageToken": full["nextPageToken"]}
+
+
+
+def test_a_changed_item_is_masked_afresh_in_list_pages(emulator, client):
+    emulator.populate("ml", "projects/mask-afresh/jobs", 2)
+    jobs, mask = "/v1/projects/mask-afresh/jobs", "jobs(jobId,labels)"
+    job_id = client.get(jobs, params={"pageSize": 1, "fields": mask}).json()["jobs"][0]["jobId"]
+    patched = client.patch(f"{jobs}/{job_id}", params={"updateMask": "labels"},
+                           json={"labels": {"team": "masked-afresh"}})
+    assert patched.status_code == 200, patched.text
+    again = client.get(jobs, params={"pageSize": 1, "fields": mask}).json()["jobs"][0]
+    assert again == {"jobId": job_id, "labels": {"team": "masked-afresh"}}
+
+
 def test_filter_selects_items_as_the_api_would(client):
     everything = client.get(JOBS).json()["jobs"]
     state = everything[0]["state"]

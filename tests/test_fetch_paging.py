@@ -65,6 +65,17 @@ def test_a_page_is_empty_when_it_has_no_items():
     assert is_empty(b'{"jobs": [], "nextPageToken": "t"}', "jobs")
     assert not is_empty(b'{"jobs": [{}], "nextPageToken": "t"}', "jobs")
     assert not is_empty(b'{"nextPageToken": "t"}', None)
+    assert is_empty(b'{\n  "jobs": [ ],\n  "nextPageToken": "t"\n}', "jobs")
+    assert not is_empty(b'{\n  "jobs": [\n    {"a": 1}\n  ],\n  "nextPageToken": "t"\n}', "jobs")
+    # An items key nested in another member says nothing about the page's own items.
+    assert is_empty(b'{"other": {"jobs": [{"a": 1}]}, "jobs": [], "nextPageToken": "t"}', "jobs")
+
+
+@given(VALUES, st.booleans())
+def test_emptiness_is_what_parsing_the_page_says(items, token_first):
+    page = {"nextPageToken": "t", "jobs": items} if token_first else {"jobs": items, "nextPageToken": "t"}
+    body = json.dumps(page).encode()
+    assert is_empty(body, "jobs") == (not items)
 
 
 def test_rows_are_counted_under_the_items_key():

@@ -60,3 +60,13 @@ def test_id_columns_are_filled_with_fields_pushdown_too(session, emulator):
     ).rows
     assert rows and all(r[0] for r in rows)
     assert any("fields" in r["query"] for r in emulator.requests)
+
+
+def test_an_id_parameter_the_query_does_not_read_costs_no_field(session, emulator):
+    emulator.clear_log()
+    counts = session.execute("SELECT state, count(*) FROM google.ml.jobs WHERE projectsId = 'demo-project' "
+                             "GROUP BY state").rows
+    assert sum(n for _, n in counts) == len(session.execute(
+        "SELECT jobsId FROM google.ml.jobs WHERE projectsId = 'demo-project'").rows)
+    masks = [r["query"].get("fields") for r in emulator.requests if r["path"].endswith("/jobs")]
+    assert masks == [["nextPageToken,jobs(state)"], ["nextPageToken,jobs(jobId)"]]

@@ -371,7 +371,8 @@ class Session:
         """After a list, give each row the id parameters its request did not carry (for `jobsId IN (...)`)."""
         given = {k for p in partitions for k in p}
         for param, source in fetch.resource.id_sources().items():
-            if param in given or param not in params:
+            if param in given or param not in params or (fetch.params_read is not None
+                                                          and param not in fetch.params_read):
                 continue
             column = '"' + param.replace('"', '""') + '"'
             if source[0] == "name":
@@ -421,11 +422,12 @@ def _unreadable(fetch: Fetch, error: ApiError) -> ApiError:
 
 
 def _read_columns(fetch: Fetch) -> list[str] | None:
-    """The row columns a fetch needs (None: all): the statement's, plus those listed rows derive their id
-    parameters from (see Session._fill_ids)."""
+    """The row columns a fetch needs (None: all): the statement's, plus those listed rows derive the id
+    parameters the statement reads from (see Session._fill_ids)."""
     if fetch.columns is None:
         return None
-    derived = [src[1] if src[0] == "column" else "name" for src in fetch.resource.id_sources().values()]
+    derived = [src[1] if src[0] == "column" else "name" for param, src in fetch.resource.id_sources().items()
+               if fetch.params_read is None or param in fetch.params_read]
     return list(dict.fromkeys([*fetch.columns, *derived]))
 
 

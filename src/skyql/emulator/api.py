@@ -15,6 +15,7 @@ from typing import Any
 
 from skyql.emulator.fields import (
     FieldTree,
+    MaskCache,
     apply_mask,
     check_fields,
     mask_paths,
@@ -136,6 +137,7 @@ class Api:
         self._generators: dict[str, Generator] = {}
         self._op_counter = 1000 + Random(f"{config.seed}|ops").randrange(10**6) * 1000
         self._lock = threading.Lock()
+        self._masks = MaskCache()
 
     # ----- entry point -------------------------------------------------------------------------------
 
@@ -153,6 +155,10 @@ class Api:
         method = match.route.method
         self._check_query(method, req.query)
         tree = self._fields(match, req.query)
+        if tree is not None and match.route.action == "list":
+            spec = self._spec(match)
+            if spec is not None and spec.items_key and not spec.is_operations:
+                return ApiResponse(200, self.list(match, spec, req.query, tree))
         result = self._dispatch(match, req, op_error)
         if tree is not None:
             obj = json.loads(result) if isinstance(result, bytes) else result
@@ -375,7 +381,9 @@ class Api:
 
     # ----- standard methods ----------------------------------------------------------------------------
 
-    def list(self, match: Match, spec: CollectionSpec, query: dict[str, list[str]]) -> bytes:
+    def list(self, match: Match, spec: CollectionSpec, query: dict[str, list[str]],
+             tree: FieldTree | None = None) -> bytes:
+        """One page as bytes; with a `fields` tree, each item masked once and remembered (a page costs a join)."""
         service = match.route.service
         coll = self.collection(service, spec, match.collection_path)
         size = self._page_size(match.route.method, query)
@@ -393,9 +401,17 @@ class Api:
             raws = [coll.items[i] for i in chunk]
             more = offset + size < len(ids)
             next_token = page_token(scope, offset + len(chunk), chunk[-1]) if more and chunk else None
+        items_key: str = spec.items_key  # type: ignore[assignment]
+        if tree is not None:
+            if items_key not in tree:
+                raws = []
+            elif tree[items_key] is not None:
+                raws = self._masks.apply(raws, tree[items_key])  # type: ignore[arg-type]
+            if "nextPageToken" not in tree:
+                next_token = None
         if not raws:
-            return b"{}"
-        out = b'{"' + spec.items_key.encode() + b'":[' + b",".join(raws) + b"]"  # type: ignore[union-attr]
+            return b'{"nextPageToken":"' + next_token.encode() + b'"}' if next_token else b"{}"
+        out = b'{"' + items_key.encode() + b'":[' + b",".join(raws) + b"]"
         if next_token:
             out += b',"nextPageToken":"' + next_token.encode() + b'"'
         return out + b"}"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
 from typing import Any
 
 from skyql.emulator.status import bad_request
+from skyql.emulator.store import dumps
 from skyql.registry import Service
 
 FieldTree = dict[str, "FieldTree | None"]  # None: the whole value
@@ -94,6 +96,33 @@ def select(value: Any, tree: FieldTree | None) -> Any:
         if name in value:
             out[name] = select(value[name], sub)
     return out
+
+
+class MaskCache:
+    """Items masked by a field tree, remembered: a stored item is immutable bytes, so it is its own key."""
+
+    MASKS = 16  # field trees remembered (the oldest is forgotten first)
+    ITEMS = 1_000_000  # items remembered per tree
+
+    def __init__(self) -> None:
+        self._done: dict[str, dict[bytes, bytes]] = {}
+
+    def apply(self, raws: list[bytes], tree: FieldTree) -> list[bytes]:
+        key = json.dumps(tree, sort_keys=True)
+        done = self._done.get(key)
+        if done is None:
+            if len(self._done) >= self.MASKS:
+                del self._done[next(iter(self._done))]
+            done = self._done[key] = {}
+        out = []
+        for raw in raws:
+            masked = done.get(raw)
+            if masked is None:
+                if len(done) >= self.ITEMS:
+                    done.clear()  # a long-lived emulator whose items keep changing
+                masked = done[raw] = dumps(select(json.loads(raw), tree))
+            out.append(masked)
+        return out
 
 
 def check_fields(service: Service, schema: dict[str, Any], tree: FieldTree, where: str = "") -> None:

@@ -22,20 +22,29 @@ class HostLimit:
         self.epoch = 0  # bumped on every cut: a 429 from before a cut does not count towards the next
         self._in_use = 0
         self._strikes = 0
+        self._waiting = 0
         self._changed = asyncio.Condition()
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[int]:
         """Hold one slot; yields the epoch the request started in."""
-        async with self._changed:
-            await self._changed.wait_for(lambda: self._in_use < self.limit)
-            self._in_use += 1
+        if self._in_use < self.limit and not self._waiting:
+            self._in_use += 1  # the common case, without the Condition's lock round trip per request
+        else:
+            self._waiting += 1
+            try:
+                async with self._changed:
+                    await self._changed.wait_for(lambda: self._in_use < self.limit)
+                    self._in_use += 1
+            finally:
+                self._waiting -= 1
         try:
             yield self.epoch
         finally:
-            async with self._changed:
-                self._in_use -= 1
-                self._changed.notify()
+            self._in_use -= 1
+            if self._waiting:
+                async with self._changed:
+                    self._changed.notify()
 
     def answered(self, epoch: int) -> None:
         """A success from a request started in `epoch`: the 429s before it were not a used-up quota."""

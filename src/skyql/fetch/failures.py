@@ -7,10 +7,9 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
 from skyql.errors import ApiError
 from skyql.fetch.request import Request
+from skyql.fetch.wire import CONNECT, TIMEOUT, TransportError
 
 # google.rpc.Code numbers, as long-running operations report them.
 GRPC_STATUS = {
@@ -94,15 +93,10 @@ def snippet(body: bytes, limit: int = 200) -> str:
     return text[:limit] + ("..." if len(text) > limit else "")
 
 
-def unreachable(request: Request, exc: Exception) -> ApiError:
+def unreachable(request: Request, exc: TransportError) -> ApiError:
     """The endpoint did not answer (refused, unknown host, dropped connection): name it."""
-    reason = str(exc) or type(exc).__name__
-    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
-        what = "is unreachable"
-    elif isinstance(exc, httpx.TimeoutException):
-        what = "did not answer in time"
-    else:
-        what = "dropped the connection"
+    reason = str(exc) or exc.kind
+    what = {CONNECT: "is unreachable", TIMEOUT: "did not answer in time"}.get(exc.kind, "dropped the connection")
     return ApiError(
         f"{where(request)}: the endpoint {origin(request.url)} {what} ({reason}); check the endpoint and the network",
         resource=request.resource,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 from typing import Any
 
 _KEY = b'"nextPageToken"'
@@ -82,9 +84,15 @@ def _parse(body: bytes) -> dict[str, Any]:
 
 def is_empty(body: bytes, items_key: str | None) -> bool:
     """True when a page holds no rows (only small pages are parsed; a big page has rows)."""
-    if items_key is None or len(body) > SMALL_PAGE:
+    if items_key is None or len(body) > SMALL_PAGE or _has_first_item(items_key).search(body):
         return False
     return not _parse(body).get(items_key)
+
+
+@functools.lru_cache(maxsize=64)
+def _has_first_item(items_key: str) -> re.Pattern[bytes]:
+    """`"jobs": [` then an item: a page that has rows, told without parsing it (key first, as Google writes)."""
+    return re.compile(b'^\\s*\\{\\s*"' + re.escape(items_key.encode()) + rb'"\s*:\s*\[\s*[^\]\s]')
 
 
 def count_rows(body: bytes, items_key: str | None) -> int:

@@ -9,9 +9,8 @@ from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
-import httpx
-
 from skyql.fetch.request import Request
+from skyql.fetch.wire import TransportError
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -19,10 +18,6 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 SAFE_CUSTOM_METHODS = (":getIamPolicy", ":testIamPermissions")
 BASE_DELAY = 0.2
 MAX_DELAY = 10.0
-# Transport failures worth another attempt: refused or reset connections, timeouts, dropped responses.
-RETRY_ERRORS = (httpx.NetworkError, httpx.TimeoutException, httpx.RemoteProtocolError)
-# Failures that happened before the request left: safe to repeat even for a POST.
-NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 class Clock:
@@ -42,11 +37,9 @@ def is_idempotent(request: Request) -> bool:
     return urlsplit(request.url).path.endswith(SAFE_CUSTOM_METHODS)
 
 
-def may_retry(request: Request, exc: Exception) -> bool:
+def may_retry(request: Request, exc: TransportError) -> bool:
     """A transport failure is retried for idempotent requests, and for any request that was never sent."""
-    if isinstance(exc, NOT_SENT_ERRORS):
-        return True
-    return isinstance(exc, RETRY_ERRORS) and is_idempotent(request)
+    return not exc.sent or is_idempotent(request)
 
 
 def backoff(attempt: int, rng: random.Random) -> float:

@@ -44,7 +44,7 @@ class ColumnUsage:
             self._scan(scope)
 
     def columns(self, ref: Ref) -> set[str] | None:
-        """The row columns of `ref` the statement reads, or None when it may read all of them."""
+        """The row and parameter columns of `ref` the statement reads, or None when it may read all of them."""
         usage = self.usage.get(ref.owner)
         if usage is None:
             return set()
@@ -56,7 +56,7 @@ class ColumnUsage:
             if demanded is None:
                 return None
             names |= demanded
-        return {c for c in (ref.names.column(name) for name in names) if c}
+        return {c for c in (ref.names.canonical(name) for name in names) if c}
 
     def _scan(self, scope: Scope) -> None:
         for node in walk_in_scope(scope.expression):

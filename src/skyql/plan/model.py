@@ -28,6 +28,7 @@ class Fetch:
     method: Method
     partitions: list[dict[str, Any]]  # literal parameter values, one dict per request stream
     columns: list[str] | None = None  # the row columns the query uses; None = all (no `fields` pushdown)
+    params_read: list[str] | None = None  # the parameter columns the query reads; None = all
     joins: list[JoinParam] = field(default_factory=list)  # parameters filled from other fetches first
     limit: int | None = None  # stop fetching after this many rows (a LIMIT on a plain scan)
 

@@ -175,6 +175,7 @@ def _fetches(
         names = used[fetch.key]
         if names is not None:
             fetch.columns = [c.name for c in fetch.resource.columns(fetch.method) if c.name in names]
+            fetch.params_read = [p for p in fetch.resource.param_names if p in names]
     return keys, fetches
 
 
