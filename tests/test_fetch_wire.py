@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from skyql.fetch import Fetcher, FetchOptions, Request
 from skyql.fetch.wire import CONNECT, DROPPED, TIMEOUT, AiohttpWire, TransportError, proxy_for
 
 pytestmark = pytest.mark.anyio
@@ -139,3 +140,11 @@ def test_no_proxy_and_loopback_bypass_the_proxy():
     assert proxy_for("http://127.0.0.1:8089/v1/x", proxies) is None
     assert proxy_for("http://localhost:8089/v1/x", proxies) is None
     assert proxy_for("https://ml.googleapis.com/v1/x", {}) is None
+
+
+async def test_skyql_asks_for_gzip_answers_the_way_google_serves_them(server):
+    # Google compresses only for an Accept-Encoding with gzip and a User-Agent that contains "gzip".
+    async with Fetcher(None, FetchOptions()) as fetcher:
+        seen = await fetcher.call(Request("GET", f"{server}/v1/gzip"))
+    assert "gzip" in seen["headers"]["Accept-Encoding"]
+    assert seen["headers"]["User-Agent"].startswith("skyql/") and "(gzip)" in seen["headers"]["User-Agent"]

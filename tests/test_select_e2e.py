@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from skyql.emulator import Emulator
-from skyql.errors import ApiError, ParameterError
+from skyql.errors import ApiError, ParameterError, SqlError
 from skyql.session import Options, Session
 
 MANY = "sel-many"
@@ -245,6 +245,24 @@ def test_a_missing_required_parameter_says_which_and_sends_nothing(session, emul
     assert "needs locationsId and projectsId in WHERE; got projectsId" in str(caught.value)
     assert "locationsId IN (" in str(caught.value)
     assert calls(emulator, "/v1/") == []
+
+
+def test_an_unknown_column_is_named_against_the_resource_not_the_loaded_columns(session):
+    with pytest.raises(SqlError) as caught:
+        session.execute("SELECT displayName, trialCount FROM google.aiplatform.hyperparameter_tuning_jobs "
+                        "WHERE projectsId = 'demo-project' AND locationsId = 'us-central1'")
+    assert str(caught.value) == (
+        "unknown column trialCount: google.aiplatform.hyperparameter_tuning_jobs has no column or parameter of"
+        " that name (did you mean maxTrialCount, parallelTrialCount, trials?);"
+        " DESCRIBE google.aiplatform.hyperparameter_tuning_jobs lists them")
+    with pytest.raises(SqlError, match="none of google.ml.jobs, google.ml.jobs_iam_policies has a column or "
+                                       r"parameter of that name \(did you mean role\?\)"):
+        session.execute("SELECT j.jobId, p.rol FROM google.ml.jobs j JOIN google.ml.jobs_iam_policies p "
+                        "ON p.projectsId = j.projectsId AND p.jobsId = j.jobId WHERE j.projectsId = 'demo-project'")
+    # A real column a CTE did not pass on: DuckDB's own words are the right ones.
+    with pytest.raises(SqlError, match='Referenced column "jobId" not found'):
+        session.execute("WITH x AS (SELECT state FROM google.ml.jobs WHERE projectsId = 'demo-project') "
+                        "SELECT jobId FROM x")
 
 
 def test_a_denied_project_among_several_fails_with_a_403_naming_it(session, emulator, many, json_jobs):

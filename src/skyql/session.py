@@ -6,6 +6,7 @@ import contextlib
 import itertools
 import json
 import os
+import re
 import tempfile
 import threading
 from collections.abc import Sequence
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from skyql.errors import ApiError, ConfigError, SkyqlError
+from skyql.errors import ApiError, ConfigError, SkyqlError, SqlError, did_you_mean
 from skyql.registry import Registry
 from skyql.result import Result
 
@@ -233,7 +234,10 @@ class Session:
         try:
             if plan.fetches:
                 self.run_async(self._fetch_all(plan))
-            result = self.engine.query(plan.local_sql)
+            try:
+                result = self.engine.query(plan.local_sql)
+            except SqlError as err:
+                raise _unknown_column(plan, err) from None
             result.warnings.extend(self._warnings)
             return result
         finally:
@@ -429,6 +433,28 @@ def _read_columns(fetch: Fetch) -> list[str] | None:
     derived = [src[1] if src[0] == "column" else "name" for param, src in fetch.resource.id_sources().items()
                if fetch.params_read is None or param in fetch.params_read]
     return list(dict.fromkeys([*fetch.columns, *derived]))
+
+
+_UNKNOWN_COLUMN = re.compile(r'Referenced column "([^"]+)" not found|does not have a column named "([^"]+)"')
+
+
+def _unknown_column(plan: Plan, error: SqlError) -> SqlError:
+    """DuckDB lists only the loaded columns as candidates: name the resources' own columns instead."""
+    found = _UNKNOWN_COLUMN.search(str(error))
+    if found is None or not plan.fetches:
+        return error
+    name = found.group(1) or found.group(2)
+    names: dict[str, list[str]] = {}
+    for fetch in plan.fetches:
+        resource = fetch.resource
+        names.setdefault(resource.id, [*(c.name for c in resource.columns(fetch.method)), *resource.param_names])
+    if any(name.lower() == n.lower() for known in names.values() for n in known):
+        return error  # a real column a CTE or subquery did not pass on: DuckDB's message is the right one
+    ids = list(names)
+    where = f"{ids[0]} has no" if len(ids) == 1 else f"none of {', '.join(ids)} has a"
+    hint = did_you_mean(name, [n for known in names.values() for n in known])
+    return SqlError(f"unknown column {name}: {where} column or parameter of that name{hint};"
+                    f" DESCRIBE {ids[0]} lists them")
 
 
 def _partial_warning(error: SkyqlError) -> str:

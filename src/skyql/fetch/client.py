@@ -85,7 +85,8 @@ class Fetcher:
         self.retries = 0  # requests repeated after a retryable failure (reported by benchmarks)
         self._clock = clock or Clock()
         self._rng = rng or random.Random()
-        headers = {"User-Agent": f"skyql/{skyql.__version__}"}
+        # Google compresses answers only for a User-Agent that says gzip (and Accept-Encoding, which the wire sends).
+        headers = {"User-Agent": f"skyql/{skyql.__version__} (gzip)"}
         keepalive = max(options.concurrency, 1)
         self._wire: Wire = (
             AiohttpWire(headers, keepalive) if transport is None else HttpxWire(transport, headers, keepalive)
