@@ -93,8 +93,9 @@ def test_mutations_report_affected_rows_and_a_duplicate_create_is_an_integrity_e
     assert "inserted" in cur.statusmessage
     with pytest.raises(dbapi.IntegrityError, match="already exists"):
         cur.execute(insert, params)
-    cur.execute("UPDATE google.ml.jobs SET labels = '{\"team\": \"ml\"}' WHERE projectsId = ? AND jobsId = ?",
-                ["dbapi-writes", "job_dbapi_1"])
+    # A dict parameter is bound as its JSON text, so a body field can come straight from Python.
+    cur.execute("UPDATE google.ml.jobs SET labels = ? WHERE projectsId = ? AND jobsId = ?",
+                [{"team": "ml"}, "dbapi-writes", "job_dbapi_1"])
     assert cur.rowcount == 1
     cur.execute("SELECT jobId, labels FROM google.ml.jobs WHERE projectsId = ?", ["dbapi-writes"])
     assert [(job, json.loads(labels)) for job, labels in cur] == [("job_dbapi_1", {"team": "ml"})]

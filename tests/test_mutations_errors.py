@@ -199,6 +199,6 @@ def test_dryrun_of_a_mutation_over_a_select_shows_the_reads_and_the_request_per_
 
 
 def test_qmark_count_mismatch_is_a_clear_error(session, emulator):
-    with pytest.raises(SqlError, match="2 \\? placeholders but 1 parameters"):
+    with pytest.raises(ParameterError, match="the statement has 2 \\? placeholders but 1 parameter given"):
         session.execute("INSERT INTO google.ml.jobs (projectsId, jobId) VALUES (?, ?)", ["only-one"])
     assert not api_calls(emulator)

@@ -461,9 +461,10 @@ def test_qmark_values_become_partitions_and_numbered_placeholders_pick_by_number
             ["x"],
             "1 parameter given but the statement has no",
         ),
-        ("SELECT jobId FROM google.ml.jobs WHERE projectsId = ?", [{"a": 1}], "parameter 1 is a dict"),
+        ("SELECT jobId FROM google.ml.jobs WHERE projectsId = ?", [{1, 2}], "parameter 1 is a set"),
+        ("SELECT ? AS j", [{"at": object()}], "parameter 1 cannot be written as JSON"),
     ],
-    ids=["too-few", "none", "too-many", "unsupported-type"],
+    ids=["too-few", "none", "too-many", "unsupported-type", "not-json"],
 )
 def test_wrong_parameters_are_reported(registry, sql, params, message):
     with pytest.raises(ParameterError, match=re.escape(message)):

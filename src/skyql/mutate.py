@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
-from skyql.errors import ApiError, SkyqlError, SqlError
+from skyql.errors import ApiError, SkyqlError
+from skyql.plan.bind import bind_params
 from skyql.plan.mutation import Call, Evaluate, MutationPlan, mutation_target, plan_exec, plan_mutation
 from skyql.registry.model import Column
 from skyql.result import Result
@@ -49,7 +50,7 @@ def run_mutation(session: Session, statement: st.Mutation | st.Exec, params: Seq
     if isinstance(statement, st.Exec):
         plan = plan_exec(statement.method, statement.params, statement.body, session.registry, statement.hints)
     else:
-        expression = _bind_qmarks(statement.expression, params)
+        expression = bind_params(statement.expression.copy(), params) if params else statement.expression
         try:
             plan = plan_mutation(statement.kind, expression, session.registry, _evaluator(session),
                                  statement.hints)
@@ -288,18 +289,3 @@ def _dryrun_reads(session: Session, statement: st.Mutation, reads: Plan) -> Resu
 
 
 # -- DB-API ---------------------------------------------------------------------------------------
-
-
-def _bind_qmarks(expression: exp.Expression, params: Sequence[Any] | None) -> exp.Expression:
-    """Replace `?` placeholders with literals, in order (DB-API qmark style); dicts and lists as JSON text."""
-    if not params:
-        return expression
-    values = list(params)
-    expression = expression.copy()
-    marks = [p for p in expression.find_all(exp.Placeholder, bfs=False) if p.name in ("", "?")]
-    if len(marks) != len(values):
-        raise SqlError(f"the statement has {len(marks)} ? placeholders but {len(values)} parameters were given")
-    for mark, value in zip(marks, values, strict=True):
-        literal = exp.Literal.string(json.dumps(value)) if isinstance(value, dict | list) else exp.convert(value)
-        mark.replace(literal)
-    return expression

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import json
 import re
 from typing import Any
 
@@ -56,7 +57,13 @@ def to_literal(value: Any, position: int) -> exp.Expression:
         return exp.convert(value)
     if isinstance(value, datetime.time):
         return exp.cast(exp.Literal.string(value.isoformat()), exp.DataType.Type.TIME)
+    if isinstance(value, dict | list | tuple):
+        # A request body field or a value compared with JSON: its JSON text, as `@@json` and SQLite take it.
+        try:
+            return exp.Literal.string(json.dumps(value))
+        except (TypeError, ValueError) as exc:
+            raise ParameterError(f"parameter {position} cannot be written as JSON: {exc}") from None
     raise ParameterError(
         f"parameter {position} is a {type(value).__name__}; pass a str, int, float, bool, None, Decimal, "
-        "date, datetime, time or bytes (JSON values as a json.dumps() string)"
+        "date, datetime, time, bytes, or a dict or list (bound as its JSON text)"
     )
