@@ -130,3 +130,20 @@ def test_session_cancel_from_another_thread_leaves_the_session_usable(slow, key_
         # A cancel is for the statement running at the time, not for the next one.
         slow.latency_ms = 0
         assert session.execute(QUERY).rows == [(PAGES * 10,)]
+
+
+def test_session_cancel_interrupts_a_long_local_query(emulator, key_file):
+    with Session(Options(auth=auth_for(key_file), endpoints={"google": emulator.url})) as session:
+        session.execute("SELECT count(*) FROM google.ml.jobs WHERE projectsId = 'demo-project'")
+        # Pages arrive at once; the cross join then keeps DuckDB busy for minutes unless interrupted.
+        slow_sql = ("SELECT count(*) FROM google.ml.jobs j, range(100000000000) r "
+                    "WHERE j.projectsId = 'demo-project' AND r.range % 7 = j.jobId.length()")
+        canceller = threading.Timer(0.5, session.cancel)
+        canceller.start()
+        started = time.monotonic()
+        with pytest.raises(ApiError, match="^cancelled: the statement was stopped while DuckDB ran") as err:
+            session.execute(slow_sql)
+        assert time.monotonic() - started < 5.0
+        assert err.value.status == "CANCELLED"
+        canceller.join()
+        assert session.execute("SELECT count(*) FROM google.ml.jobs WHERE projectsId = 'demo-project'").rows

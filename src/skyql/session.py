@@ -166,7 +166,8 @@ class Session:
     def cancel(self) -> None:
         """Stop the statement running in another thread (a closed connection, a UI's stop button).
 
-        Every request in flight is abandoned and the statement raises ApiError; safe from any thread.
+        Every request in flight is abandoned, a running local query interrupted, and the statement raises
+        ApiError; safe from any thread.
         """
         with self._cancel_lock:
             self._cancelled = True
@@ -175,6 +176,9 @@ class Session:
             loop, task = running
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nothing left to stop
                 loop.call_soon_threadsafe(task.cancel)
+        engine = self._engine
+        if engine is not None:
+            engine.interrupt()  # a long local query (a cross join, a big sort) stops too
 
     def execute(self, statement: str | st.Statement, params: Sequence[Any] | None = None) -> Result:
         """Run one statement and return its result."""
@@ -237,6 +241,9 @@ class Session:
             try:
                 result = self.engine.query(plan.local_sql)
             except SqlError as err:
+                if self._cancelled:
+                    raise ApiError("cancelled: the statement was stopped while DuckDB ran its local SQL",
+                                   status="CANCELLED") from None
                 raise _unknown_column(plan, err) from None
             result.warnings.extend(self._warnings)
             return result

@@ -13,6 +13,7 @@ import duckdb
 
 from skyql.engine.inserter import Inserter
 from skyql.engine.loader import TableLoader, TableSpec
+from skyql.engine.sqlite_values import typed_result, visible_width
 from skyql.engine.types import quote
 from skyql.errors import ConfigError, NotFoundError, SkyqlError, SqlError, did_you_mean
 from skyql.registry.model import Column
@@ -117,6 +118,10 @@ class Engine:
         self._loaders.pop(key, None)
         self._conn.execute(f"DROP TABLE IF EXISTS {quote(key)}")
 
+    def interrupt(self) -> None:
+        """Stop the query running on this engine, from another thread; it raises SqlError."""
+        self._conn.interrupt()
+
     def close(self) -> None:
         self._loaders.clear()
         self._inserter.close()
@@ -139,6 +144,7 @@ class Engine:
         rows = self._run(relation.fetchall)
         if zoned:
             rows = [_with_utc(row, zoned) for row in rows]
+        columns, types, rows = typed_result(columns, types, rows)
         return Result(columns=columns, types=types, rows=rows)
 
     def query_arrow(self, sql: str, params: Sequence[Any] | None = None) -> pyarrow.Table:
@@ -150,6 +156,10 @@ class Engine:
             import pyarrow
 
             return pyarrow.table({})
+        width = visible_width(relation.columns)
+        if width < len(relation.columns):
+            # Arrow columns have one type: JSON values stay text here, without their hidden type columns.
+            relation = relation.select(", ".join(f"#{i + 1}" for i in range(width)))
         return self._run(relation.to_arrow_table)
 
     def _relation(self, sql: str, params: Sequence[Any] | None) -> duckdb.DuckDBPyRelation | None:
