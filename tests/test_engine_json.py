@@ -31,25 +31,36 @@ DOCS: list[dict[str, Any]] = [
     {"n": "seven", "team": None, "labels": {}},
     {},
 ]
-NAMES = [f"d{i + 1}" for i in range(len(DOCS))]
+
+
+def sqlite_with(docs: list[str]) -> sqlite3.Connection:
+    """sqlite3 with table t (name, doc) holding the JSON texts `docs` as d1, d2, ..."""
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (name TEXT, doc TEXT)")
+    conn.executemany("INSERT INTO t VALUES (?, ?)", [(f"d{i + 1}", d) for i, d in enumerate(docs)])
+    return conn
+
+
+def engine_with(docs: list[str]) -> Engine:
+    """An Engine whose table t (name, doc) holds the same, loaded as an API page of those exact bytes."""
+    eng = Engine()
+    eng.create_table("t", [Column("name", "string"), Column("doc", "object")], [])
+    rows = ", ".join(f'{{"name": "d{i + 1}", "doc": {d}}}' for i, d in enumerate(docs))
+    eng.load_page("t", f'{{"rows": [{rows}]}}'.encode(), "$.rows", {})
+    eng.flush("t")
+    return eng
 
 
 @pytest.fixture(scope="module")
 def lite() -> Iterator[sqlite3.Connection]:
-    conn = sqlite3.connect(":memory:")
-    conn.execute("CREATE TABLE t (name TEXT, doc TEXT)")
-    conn.executemany(
-        "INSERT INTO t VALUES (?, ?)", [(n, json.dumps(d)) for n, d in zip(NAMES, DOCS, strict=True)]
-    )
+    conn = sqlite_with([json.dumps(d) for d in DOCS])
     yield conn
     conn.close()
 
 
 @pytest.fixture(scope="module")
 def engine() -> Iterator[Engine]:
-    eng = Engine()
-    eng.create_table("t", [Column("name", "string"), Column("doc", "object")], [])
-    eng.load_rows("t", [{"name": n, "doc": d} for n, d in zip(NAMES, DOCS, strict=True)], {})
+    eng = engine_with([json.dumps(d) for d in DOCS])
     yield eng
     eng.close()
 
@@ -108,6 +119,14 @@ SAME_AS_SQLITE = [
     "SELECT max(coalesce(json_extract(doc, '$.r'), -5)) FROM t",
     "SELECT max(json_extract(doc, '$.n')), min(json_extract(doc, '$.n')), max(json_extract(doc, '$.r')) FROM t",
     "SELECT json_extract(doc, '$.team') AS team, count(*) FROM t GROUP BY team ORDER BY team NULLS LAST",
+    # ORDER BY a position or an alias sorts by the projection's value, in the same order.
+    "SELECT json_extract(doc, '$.n') FROM t ORDER BY 1 NULLS FIRST",
+    "SELECT name, json_extract(doc, '$.r') AS r FROM t ORDER BY 2 DESC NULLS LAST, 1",
+    "SELECT json_extract(doc, '$.n') AS n, count(*) FROM t GROUP BY 1 ORDER BY 1 NULLS FIRST",
+    # Integers beyond 64 bits are still 'integer' to SQLite (their value is a real).
+    "SELECT json_type('{\"b\": 99999999999999999999, \"c\": 1e2, \"d\": -7}', '$.' || k) FROM"
+    " (SELECT 'b' AS k UNION ALL SELECT 'c' UNION ALL SELECT 'd') ORDER BY k",
+    "SELECT key, type FROM json_each('[99999999999999999999, 2.0, -0]') ORDER BY key",
     # The other json1 functions.
     "SELECT name, json_array_length(doc, '$.members'), json_array_length(doc, '$.nope'), json_array_length(doc)"
     " FROM t ORDER BY name",
@@ -166,6 +185,23 @@ def test_json_extract_of_an_array_index_path_returns_the_element_text(engine: En
     result = engine.query(rewrite_sql(sql))
     assert result.rows == [("accuracy",)]
     assert result.types == ["VARCHAR"]
+
+
+def test_order_by_an_alias_that_is_also_a_table_column_sorts_by_the_projection(engine: Engine) -> None:
+    # `name` is a column of t too; ORDER BY names the select list first, as SQL (and SQLite) say.
+    sql = "SELECT json_extract(doc, '$.n') AS name FROM t ORDER BY name NULLS FIRST"
+    assert engine.query(rewrite_sql(sql)).rows == [(None,), (1.5,), (9,), (10,), ("seven",)]
+
+
+def test_group_by_all_with_order_by_a_json_value_binds(engine: Engine) -> None:
+    # DuckDB cannot bind ORDER BY expressions next to GROUP BY ALL; the rewrite spells the keys out.
+    sql = (
+        "SELECT e.value AS member, count(*) AS n FROM t, json_each(t.doc, '$.members') AS e"
+        " GROUP BY ALL ORDER BY member"
+    )
+    assert engine.query(rewrite_sql(sql)).rows == [("group:g2", 1), ("user:u1", 1), ("user:u3", 1)]
+    by_team = "SELECT json_extract(doc, '$.team') AS team, count(*) FROM t GROUP BY ALL ORDER BY team"
+    assert engine.query(rewrite_sql(by_team)).rows == [("a", 2), ("b", 1), (None, 2)]
 
 
 def test_json_extract_keeps_sqlite_column_names(engine: Engine) -> None:

@@ -6,6 +6,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+class JsonText(str):
+    """The JSON text of an object or array where SQLite returns text: a str, shown as JSON by `--output json`."""
+
+    __slots__ = ()
+
+
 @dataclass
 class Result:
     """Rows of one statement. `types` are DuckDB type names (VARCHAR, BIGINT, JSON, ...)."""

@@ -94,6 +94,7 @@ class Session:
         self._warnings: list[str] = []
         # cancel() from another thread: the running statement's loop and task, and whether it was asked.
         self._cancel_lock = threading.Lock()
+        self._local_sql = False  # the statement's local SQL is running on the engine (cancel interrupts it)
         self._running: tuple[Any, Any] | None = None
         self._cancelled = False
         self._depth = 0
@@ -172,13 +173,13 @@ class Session:
         with self._cancel_lock:
             self._cancelled = True
             running = self._running
+            # Only while the statement's own SQL runs: an interrupt would stop whatever runs on the connection.
+            if self._local_sql and self._engine is not None:
+                self._engine.interrupt()  # a long local query (a cross join, a big sort) stops too
         if running is not None:
             loop, task = running
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nothing left to stop
                 loop.call_soon_threadsafe(task.cancel)
-        engine = self._engine
-        if engine is not None:
-            engine.interrupt()  # a long local query (a cross join, a big sort) stops too
 
     def execute(self, statement: str | st.Statement, params: Sequence[Any] | None = None) -> Result:
         """Run one statement and return its result."""
@@ -238,8 +239,15 @@ class Session:
         try:
             if plan.fetches:
                 self.run_async(self._fetch_all(plan))
+            engine = self.engine
             try:
-                result = self.engine.query(plan.local_sql)
+                with self._cancel_lock:
+                    self._local_sql = True
+                try:
+                    result = engine.query(plan.local_sql)
+                finally:
+                    with self._cancel_lock:
+                        self._local_sql = False
             except SqlError as err:
                 if self._cancelled:
                     raise ApiError("cancelled: the statement was stopped while DuckDB ran its local SQL",

@@ -11,7 +11,7 @@ import json
 import uuid
 from typing import Any
 
-from skyql.result import Result
+from skyql.result import JsonText, Result
 
 FORMATS = ("table", "json", "csv", "text")
 
@@ -38,13 +38,13 @@ def render(result: Result, fmt: str = "table", *, headers: bool = True, delimite
 
 
 def json_rows(result: Result) -> list[dict[str, Any]]:
-    """Rows as objects; JSON columns become JSON values, not strings."""
+    """Rows as objects; JSON columns and JsonText values become JSON values, not strings."""
     json_cols = [t.upper() == "JSON" for t in result.types]
     out = []
     for row in result.rows:
         obj = {}
         for name, value, is_json in zip(result.columns, row, json_cols, strict=False):
-            if is_json and isinstance(value, str):
+            if isinstance(value, JsonText) or (is_json and isinstance(value, str)):
                 with contextlib.suppress(ValueError):
                     value = json.loads(value)
             obj[name] = value

@@ -34,7 +34,7 @@ def arrow_type(pa: ModuleType, type_name: str) -> Any:
         return pa.timestamp("us", tz="UTC")
     if base in ("LIST", "STRUCT", "MAP", "UNION"):
         return None
-    if base == "JSON" or type_name == STRING:
+    if base in ("JSON", "VARIANT") or type_name == STRING:
         return pa.string()
     factory = _ARROW_TYPES.get(base)
     return factory(pa) if factory else None
@@ -69,8 +69,9 @@ def to_arrow(columns: Sequence[str], types: Sequence[str], rows: Sequence[tuple[
     values = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
     arrays = []
     for type_name, column in zip(types, values, strict=True):
-        if base_type(type_name) == "JSON":
-            # The engine may hand JSON back parsed (dicts, lists) or as text; arrow users get one shape: text.
+        if base_type(type_name) in ("JSON", "VARIANT"):
+            # The engine may hand JSON back parsed (dicts, lists) or as text, and a VARIANT (SQLite's JSON values
+            # mixing numbers and text) per row; arrow users get one shape: text.
             column = [v if v is None or isinstance(v, str) else json.dumps(v) for v in column]
         arrays.append(_array(pa, column, arrow_type(pa, type_name)))
     return pa.Table.from_arrays(arrays, names=list(columns))

@@ -64,8 +64,9 @@ class DBAPITypeObject:
         return f"<DBAPITypeObject {self.name}: {', '.join(sorted(self.type_names))}>"
 
 
+# VARIANT: a column of SQLite JSON values mixing numbers and text (arrow and pandas get it as text).
 STRING = DBAPITypeObject(
-    "STRING", "VARCHAR", "CHAR", "BPCHAR", "TEXT", "STRING", "JSON", "UUID", "ENUM", *_NESTED
+    "STRING", "VARCHAR", "CHAR", "BPCHAR", "TEXT", "STRING", "JSON", "UUID", "ENUM", "VARIANT", *_NESTED
 )
 BINARY = DBAPITypeObject("BINARY", "BLOB", "BYTEA", "BINARY", "VARBINARY", "BIT", "BITSTRING")
 NUMBER = DBAPITypeObject(

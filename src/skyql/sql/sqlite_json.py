@@ -4,24 +4,33 @@ StackQL users write SQLite's JSON functions; DuckDB's functions of the same name
 JSON, json_each returns JSON values, json_type answers 'VARCHAR'). SQLite's json_extract returns a value whose
 type depends on the data; a DuckDB expression has one type, so the rewrite picks it from the context:
 
-- text (the default: SELECT lists, `= 'a'`, LIKE, GROUP BY): VARCHAR. A JSON string gives its text, a number
-  its digits ('5'), true/false give '1'/'0' as in SQLite, null or a missing path NULL, an object or array its
+- value (a column of the outermost SELECT list, directly or under an alias): SQLite's value, typed per row. The
+  column is text as below, and a hidden column (`TYPE_COLUMN`...) appended to the select list carries each row's
+  SQLite type word; the engine turns the pair into str, int, float, None or JSON text and drops the hidden
+  column. GROUP BY keys are the text (a group's type is any of its rows'); DISTINCT also sees the type word,
+  so 5 and "5" stay apart as in SQLite.
+- text (other select lists, `= 'a'`, LIKE, GROUP BY): VARCHAR. A JSON string gives its text, a number its
+  digits ('5'), true/false give '1'/'0' as in SQLite, null or a missing path NULL, an object or array its
   JSON text.
 - numeric (compared with a number, arithmetic, SUM/AVG, CAST to a number): DOUBLE; true/false are 1/0, text
   that is not a number is NULL. Unlike SQLite, a numeric string such as Google's int64 "42" compares as 42.
 - truth (WHERE x, AND/OR/NOT, CASE WHEN x, `= TRUE`): the number is not 0.
 - JSON (an argument of json_object, json_array, json_group_array, json_type, ...): DuckDB JSON, so objects
   nest instead of becoming quoted strings.
-- ORDER BY and MIN/MAX follow SQLite's order: NULL, then numbers by value, then text.
+- ORDER BY and MIN/MAX follow SQLite's order: NULL, then numbers by value, then text. `ORDER BY 2` and
+  `ORDER BY alias` of such a projection sort by the projection's value; a `GROUP BY ALL` beside them is spelt
+  out as positions, since DuckDB cannot bind ORDER BY expressions under GROUP BY ALL.
 Several paths (`json_extract(x, '$.a', '$.b')`) give a JSON array, as in SQLite. `->` stays DuckDB's (JSON);
 `->>` gets json_extract's semantics. json_each/json_tree have SQLite's columns (key, value, type, atom, id,
-parent, fullkey, path); value, atom and key are text and follow the same contexts. json_type answers SQLite's
-words, json_valid and json_array_length give integers, json_group_array/object give [] / {} for no rows,
-datetime('now', '-7 days') and strftime(fmt, 'now') give timestamps.
+parent, fullkey, path); value, atom and key are text and follow the same contexts (key is an integer for array
+elements in the value context). json_type answers SQLite's words, json_valid and json_array_length give
+integers, json_group_array/object give [] / {} for no rows, datetime('now', '-7 days') and strftime(fmt, 'now')
+give timestamps.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,13 +40,17 @@ from sqlglot import exp
 from skyql.errors import SqlError
 
 MACROS: tuple[str, ...] = (
+    # DuckDB reads integers beyond 64 bits as DOUBLE; SQLite still calls them 'integer' (valued as reals).
+    "CREATE OR REPLACE MACRO sqlite_json_real_word(t) AS"
+    " CASE WHEN regexp_full_match(t, '-?[0-9]+') THEN 'integer' ELSE 'real' END",
     # json_extract in a text context.
     "CREATE OR REPLACE MACRO sqlite_json_text(j, p) AS CASE json_extract(j, p)::VARCHAR"
     " WHEN 'true' THEN '1' WHEN 'false' THEN '0' ELSE json_extract_string(j, p) END",
     "CREATE OR REPLACE MACRO sqlite_json_type(j, p) AS CASE"
     " WHEN json_type(j, p) IS NULL THEN NULL"
     " WHEN json_type(j, p) = 'BOOLEAN' THEN json_extract(j, p)::VARCHAR"
-    " ELSE CASE json_type(j, p) WHEN 'VARCHAR' THEN 'text' WHEN 'DOUBLE' THEN 'real' WHEN 'NULL' THEN 'null'"
+    " WHEN json_type(j, p) = 'DOUBLE' THEN sqlite_json_real_word(json_extract(j, p)::VARCHAR)"
+    " ELSE CASE json_type(j, p) WHEN 'VARCHAR' THEN 'text' WHEN 'NULL' THEN 'null'"
     " WHEN 'OBJECT' THEN 'object' WHEN 'ARRAY' THEN 'array' ELSE 'integer' END END",
     # A json_each value (text) back to JSON, given its SQLite type word.
     "CREATE OR REPLACE MACRO sqlite_json_each_json(v, t) AS CASE t WHEN 'text' THEN to_json(v)"
@@ -46,9 +59,9 @@ MACROS: tuple[str, ...] = (
         f"CREATE OR REPLACE MACRO sqlite_{fn}(j, p) AS TABLE SELECT key,"
         " CASE type WHEN 'VARCHAR' THEN value ->> '$' WHEN 'NULL' THEN NULL"
         " WHEN 'BOOLEAN' THEN CASE value::VARCHAR WHEN 'true' THEN '1' ELSE '0' END ELSE value::VARCHAR END AS value,"
-        " CASE type WHEN 'VARCHAR' THEN 'text' WHEN 'DOUBLE' THEN 'real' WHEN 'NULL' THEN 'null'"
-        " WHEN 'OBJECT' THEN 'object' WHEN 'ARRAY' THEN 'array' WHEN 'BOOLEAN' THEN value::VARCHAR"
-        " ELSE 'integer' END AS type,"
+        " CASE type WHEN 'VARCHAR' THEN 'text' WHEN 'DOUBLE' THEN sqlite_json_real_word(value::VARCHAR)"
+        " WHEN 'NULL' THEN 'null' WHEN 'OBJECT' THEN 'object' WHEN 'ARRAY' THEN 'array'"
+        " WHEN 'BOOLEAN' THEN value::VARCHAR ELSE 'integer' END AS type,"
         " CASE type WHEN 'VARCHAR' THEN value ->> '$' WHEN 'BOOLEAN' THEN CASE value::VARCHAR WHEN 'true'"
         " THEN '1' ELSE '0' END WHEN 'NULL' THEN NULL WHEN 'OBJECT' THEN NULL WHEN 'ARRAY' THEN NULL"
         " ELSE value::VARCHAR END AS atom,"
@@ -57,7 +70,10 @@ MACROS: tuple[str, ...] = (
     ),
 )
 
-TEXT, NUMBER, TRUTH, JSON, ORDER, MINMAX = "text", "number", "truth", "json", "order", "minmax"
+TEXT, NUMBER, TRUTH, JSON, ORDER, MINMAX, VALUE = "text", "number", "truth", "json", "order", "minmax", "value"
+# Hidden columns carrying SQLite type words are named TYPE_COLUMN + ":+i" (the i-th column from the start) or
+# ":-i" (the i-th from the end of the visible ones), whichever a `*` before or after does not blur.
+TYPE_COLUMN = "__skyql_sqlite_type"
 _TABLE_FUNCTIONS = {"json_each", "json_tree"}
 _DYNAMIC_COLUMNS = {"value", "atom", "key"}
 _NUMERIC_PARENTS = (
@@ -119,6 +135,7 @@ class _Dynamic:
 
     node: exp.Expression
     context: str = TEXT
+    kind: exp.Expression | None = None  # the type word, for a value in the outermost select list
 
     def forms(self) -> tuple[exp.Expression, exp.Expression]:
         """(text form, JSON form), built from the node's current (already rewritten) arguments."""
@@ -137,12 +154,28 @@ class _Dynamic:
             text = exp.Anonymous(this="sqlite_json_text", expressions=[doc.copy(), paths[0].copy()])
             return text, exp.Anonymous(this="json_extract", expressions=[doc.copy(), paths[0].copy()])
         text = node.copy()
-        if _ordered_alias(node):
-            return text, text.copy()
         if node.name.lower() == "key":
             return text, exp.Anonymous(this="to_json", expressions=[text.copy()])
         kind = exp.column("type", table=_json_each_alias(node))
         return text, exp.Anonymous(this="sqlite_json_each_json", expressions=[text.copy(), kind])
+
+    def type_word(self) -> exp.Expression:
+        """SQLite's type word of the value ('text', 'integer', 'real', 'true', 'object', ...), per row."""
+        node = self.node
+        args = _extract_args(node)
+        if args is not None:
+            doc, paths = args
+            if len(paths) > 1:
+                return exp.Literal.string("array")
+            return exp.Anonymous(this="sqlite_json_type", expressions=[doc.copy(), paths[0].copy()])
+        alias = _json_each_alias(node)
+        if node.name.lower() == "key":
+            # SQLite numbers array elements; DuckDB's fullkey ends in ']' only for them (keys are quoted).
+            fullkey = exp.column("fullkey", table=alias)
+            is_index = exp.Like(this=fullkey, expression=exp.Literal.string("%]"))
+            return exp.Case(ifs=[exp.If(this=is_index, true=exp.Literal.string("integer"))],
+                            default=exp.Literal.string("text"))
+        return exp.column("type", table=alias)
 
 
 def rewrite(expression: exp.Expression) -> exp.Expression:
@@ -150,9 +183,15 @@ def rewrite(expression: exp.Expression) -> exp.Expression:
     tree = expression.copy()
     _name_projections(tree)
     _table_functions(tree)
+    _order_by_projections(tree)
     dynamics = [d for node in tree.find_all(exp.Expression, bfs=False) if (d := _dynamic(node)) is not None]
+    outer = tree if isinstance(tree, exp.Select) else None
     for dyn in dynamics:
         dyn.context = _context(dyn.node)
+        if dyn.context == TEXT and outer is not None and _projection_index(dyn.node, outer) is not None:
+            dyn.context = VALUE
+    sorted_selects = [s for d in dynamics if d.context == ORDER and (s := d.node.find_ancestor(exp.Select))]
+    values = [(_projection_index(d.node, outer), d) for d in dynamics if d.context == VALUE and outer]
     # Innermost first, so an outer call is rebuilt from already rewritten arguments.
     for dyn in reversed(dynamics):
         _apply(dyn)
@@ -163,6 +202,10 @@ def rewrite(expression: exp.Expression) -> exp.Expression:
                 tree = replacement
             else:
                 node.replace(replacement)
+    for select in sorted_selects:
+        _spell_out_group_by_all(select)
+    if isinstance(tree, exp.Select):
+        _add_type_columns(tree, [(i, d.kind) for i, d in values if i is not None and d.kind is not None])
     return tree
 
 
@@ -197,22 +240,7 @@ def _dynamic(node: exp.Expression) -> _Dynamic | None:
         return _Dynamic(node)
     if isinstance(node, exp.Column) and node.name.lower() in _DYNAMIC_COLUMNS and _json_each_alias(node):
         return _Dynamic(node)
-    if isinstance(node, exp.Column) and _ordered_alias(node):
-        return _Dynamic(node)
     return None
-
-
-def _ordered_alias(column: exp.Column) -> bool:
-    """True for `ORDER BY n` where n names a projection that is a json_extract: it sorts like one."""
-    if column.table or not isinstance(column.parent, exp.Ordered):
-        return False
-    select = column.find_ancestor(exp.Select)
-    if select is None:
-        return False
-    for proj in select.expressions:
-        if isinstance(proj, exp.Alias) and proj.alias == column.name:
-            return _extract_args(proj.this) is not None or _dynamic(proj.this) is not None
-    return False
 
 
 def _json_each_alias(column: exp.Column) -> str | None:
@@ -237,6 +265,126 @@ def _sources(select: exp.Select) -> list[exp.Table]:
         nodes.append(from_.this)
     nodes.extend(join.this for join in select.args.get("joins") or [])
     return [n for n in nodes if isinstance(n, exp.Table) and isinstance(n.this, exp.Anonymous)]
+
+
+# -- the outermost select list: values typed per row ------------------------------------------------
+
+
+def type_column_target(name: str, width: int) -> int | None:
+    """The position of the column a hidden type column `name` types, among `width` visible ones (else None)."""
+    prefix = TYPE_COLUMN + ":"
+    if not name.startswith(prefix):
+        return None
+    code = name[len(prefix):]
+    try:
+        offset = int(code[1:])
+    except ValueError:
+        return None
+    position = offset if code[:1] == "+" else width - 1 - offset
+    return position if 0 <= position < width else None
+
+
+def _projection_index(node: exp.Expression, select: exp.Select | None) -> int | None:
+    """The index of `node` in `select`'s projections when it is one (under parentheses or an alias)."""
+    if select is None:
+        return None
+    while isinstance(node.parent, exp.Paren):
+        node = node.parent
+    if isinstance(node.parent, exp.Alias):
+        node = node.parent
+    if node.parent is not select or node.arg_key != "expressions":
+        return None
+    return next((i for i, proj in enumerate(select.expressions) if proj is node), None)
+
+
+def _add_type_columns(select: exp.Select, values: list[tuple[int, exp.Expression]]) -> None:
+    """Append a hidden column with the SQLite type word of each projection in `values` (index, type word)."""
+    projections = list(select.expressions)
+    grouped = select.args.get("group") is not None
+    hidden = []
+    for index, kind in values:
+        if not any(_expands(p) for p in projections[index + 1 :]):
+            name = f"{TYPE_COLUMN}:-{len(projections) - 1 - index}"
+        elif not any(_expands(p) for p in projections[:index]):
+            name = f"{TYPE_COLUMN}:+{index}"
+        else:
+            continue  # between two `*`: its position is unknown until DuckDB expands them; it stays text
+        if grouped and not _aggregates(kind):
+            # Valid whatever the GROUP BY: the type is the same for a group's rows unless 5 and "5" meet.
+            kind = exp.AnyValue(this=kind)
+        hidden.append(exp.alias_(kind, exp.to_identifier(name, quoted=True)))
+    select.set("expressions", projections + hidden)
+
+
+def _expands(projection: exp.Expression) -> bool:
+    """True for a projection that may stand for several columns (`*`, `t.*`, COLUMNS(...), unnest)."""
+    if isinstance(projection, exp.Alias):
+        projection = projection.this
+    if isinstance(projection, exp.Column):
+        return projection.is_star
+    return isinstance(projection, exp.Star | exp.Columns | exp.Explode | exp.Unnest)
+
+
+def _order_by_projections(tree: exp.Expression) -> None:
+    """`ORDER BY 2` or `ORDER BY alias` naming a JSON value projection sorts by the value, in SQLite's order."""
+    for select in tree.find_all(exp.Select):
+        order = select.args.get("order")
+        for ordered in order.expressions if order is not None else []:
+            projection = _named_projection(select, ordered.this)
+            if projection is None:
+                continue
+            value = projection.this if isinstance(projection, exp.Alias) else projection
+            while isinstance(value, exp.Paren):
+                value = value.this
+            if _extract_args(value) is not None or _dynamic(value) is not None:
+                ordered.set("this", value.copy())
+
+
+def _named_projection(select: exp.Select, key: exp.Expression) -> exp.Expression | None:
+    projections = select.expressions
+    if isinstance(key, exp.Literal) and not key.is_string and key.this.isdigit():
+        position = int(key.this)
+        if not 1 <= position <= len(projections) or any(_expands(p) for p in projections[: position - 1]):
+            return None
+        return projections[position - 1]
+    if isinstance(key, exp.Column) and not key.table:
+        # ORDER BY names the select list's columns before the tables' (SQL's rule, and DuckDB's).
+        return next(
+            (p for p in projections if isinstance(p, exp.Alias) and p.alias.lower() == key.name.lower()), None
+        )
+    return None
+
+
+def _spell_out_group_by_all(select: exp.Select) -> None:
+    """GROUP BY ALL -> GROUP BY 1, 3, ...: DuckDB binds ORDER BY expressions only against explicit keys."""
+    group = select.args.get("group")
+    if group is None or not group.args.get("all") or any(_expands(p) for p in select.expressions):
+        return
+    keys = [exp.Literal.number(i + 1) for i, p in enumerate(select.expressions) if not _aggregates(p)]
+    if keys:
+        select.set("group", exp.Group(expressions=keys))
+
+
+def _aggregates(node: exp.Expression) -> bool:
+    """True if `node` aggregates or is windowed at its own level (not inside a subquery)."""
+    for sub in node.walk(prune=lambda n: n is not node and isinstance(n, exp.Query | exp.Subquery)):
+        if isinstance(sub, exp.AggFunc | exp.Window):
+            return True
+        if isinstance(sub, exp.Anonymous) and sub.name.lower() in _aggregate_names():
+            return True
+    return False
+
+
+@functools.cache
+def _aggregate_names() -> frozenset[str]:
+    """DuckDB's aggregate functions sqlglot does not know by name (the json_group_* are DuckDB macros)."""
+    import duckdb
+
+    with duckdb.connect(":memory:") as conn:
+        rows = conn.execute(
+            "SELECT DISTINCT lower(function_name) FROM duckdb_functions() WHERE function_type = 'aggregate'"
+        ).fetchall()
+    return frozenset(name for (name,) in rows) | {"json_group_array", "json_group_object", "json_group_structure"}
 
 
 # -- choosing the type from the context ----------------------------------------------------------
@@ -346,6 +494,9 @@ def _apply(dyn: _Dynamic) -> None:
         node.replace(exp.Paren(this=exp.NEQ(this=_number(text), expression=exp.Literal.number(0))))
     elif dyn.context == JSON:
         node.replace(as_json)
+    elif dyn.context == VALUE:
+        dyn.kind = dyn.type_word()
+        node.replace(text)
     elif dyn.context == ORDER:
         node.replace(text)
         _order_like_sqlite(text.find_ancestor(exp.Ordered))
