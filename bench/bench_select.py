@@ -10,6 +10,7 @@ an interpreter to itself; the project is read once per `fields` mask before timi
   client (A)       google-api-python-client jobs().list / list_next + pandas.json_normalize + groupby
   httpx (B)        a plain httpx loop that only downloads the full pages (token read from the page tail)
   httpx-fields     B with the `fields` mask skyql sends: the floor for `skyql`
+  httpx-async      B with httpx.AsyncClient; aiohttp: B with aiohttp (the library skyql's wire uses)
   skyql-two(-full) SELECT jobId, state ... (100,000 rows back to Python), with and without pushdown
 Targets: skyql >= 10x faster than A and within 1.5x of B; peak RSS <= 300 MB + the bytes received.
 --baseline-src DIR adds `skyql@base` and `skyql-full@base`: the same runs importing skyql from another
@@ -34,7 +35,8 @@ GROUP_BY = f"SELECT state, count(*) AS n FROM google.ml.jobs WHERE projectsId = 
 TWO_COLUMNS = f"SELECT jobId, state FROM google.ml.jobs WHERE projectsId = '{PROJECT}'"
 SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
 PAGE = 100
-CONTENDERS = ["skyql", "skyql-full", "client", "httpx", "httpx-fields", "skyql-two", "skyql-two-full"]
+CONTENDERS = ["skyql", "skyql-full", "client", "httpx", "httpx-fields", "httpx-async", "aiohttp", "skyql-two",
+              "skyql-two-full"]
 
 
 # -- contenders (each runs in its own process) -------------------------------------------------------
@@ -122,6 +124,64 @@ def httpx_child(url: str, key: str, fields: str | None) -> dict[str, Any]:
     return {"seconds": seconds, "rss": peak_rss_mb(), "rss_before": base, "bytes": size, "answer": {"pages": pages}}
 
 
+def async_child(url: str, key: str, library: str) -> dict[str, Any]:
+    """B's loop, full pages, with an async client: what each library costs per request in a page chain."""
+    import asyncio
+
+    from google.auth.transport.requests import Request
+    from google.oauth2 import service_account
+
+    creds = service_account.Credentials.from_service_account_file(key, scopes=SCOPES)
+    creds.refresh(Request())
+    headers = {"Authorization": f"Bearer {creds.token}"}
+
+    async def chain(get: Any, project: str) -> tuple[int, int]:
+        size = pages = 0
+        params: dict[str, Any] = {"pageSize": str(PAGE)}
+        while True:
+            body = await get(f"{url}/v1/projects/{project}/jobs", params)
+            size += len(body)
+            pages += 1
+            token = _tail_token(body)
+            if token is None:
+                return size, pages
+            params["pageToken"] = token
+
+    async def main() -> tuple[float, tuple[int, int], float]:
+        if library == "aiohttp":
+            import aiohttp
+
+            async with aiohttp.ClientSession(headers=headers) as session:
+                async def get(u: str, params: dict[str, Any]) -> bytes:
+                    async with session.get(u, params=params) as reply:
+                        reply.raise_for_status()
+                        return await reply.read()
+
+                return await _timed_async(chain, get)
+        import httpx
+
+        async with httpx.AsyncClient(headers=headers, timeout=60) as client:
+            async def aget(u: str, params: dict[str, Any]) -> bytes:
+                reply = await client.get(u, params=params)
+                reply.raise_for_status()
+                return reply.content
+
+            return await _timed_async(chain, aget)
+
+    seconds, (size, pages), base = asyncio.run(main())
+    return {"seconds": seconds, "rss": peak_rss_mb(), "rss_before": base, "bytes": size, "answer": {"pages": pages}}
+
+
+async def _timed_async(chain: Any, get: Any) -> tuple[float, Any, float]:
+    import time
+
+    await chain(get, WARM)
+    base = peak_rss_mb()
+    start = time.perf_counter()
+    out = await chain(get, PROJECT)
+    return time.perf_counter() - start, out, base
+
+
 def _tail_token(body: bytes) -> str | None:
     """The emulator writes nextPageToken last, as Google does: read it without parsing the page."""
     at = body.rfind(b'"nextPageToken":"')
@@ -151,6 +211,8 @@ def child(args: argparse.Namespace) -> int:
         out = client_child(url, key)
     elif name in ("httpx", "httpx-fields"):
         out = httpx_child(url, key, args.fields if name == "httpx-fields" else None)
+    elif name in ("httpx-async", "aiohttp"):
+        out = async_child(url, key, name)
     else:
         raise SystemExit(f"unknown contender {name}: pick from {', '.join(CONTENDERS)}")
     print(json.dumps(out))
@@ -242,6 +304,9 @@ def _summary(results: dict[str, dict[str, Any]]) -> None:
     ratio("skyql-full", "httpx", "skyql-full / B, the same full pages      (target <= 1.5)")
     ratio("skyql", "httpx-fields", "skyql / B-fields, the same masked pages  (target <= 1.5)")
     ratio("skyql", "httpx", "skyql (pushdown) / B (full pages)")
+    ratio("httpx-async", "httpx", "B with httpx.AsyncClient / B")
+    ratio("aiohttp", "httpx", "B with aiohttp / B")
+    ratio("skyql-full", "aiohttp", "skyql-full / B with aiohttp (skyql's own cost)")
     ratio("skyql-two-full", "skyql-two", "jobId, state: no pushdown / pushdown")
     ratio("skyql-full@base", "skyql-full", "skyql-full: baseline / this tree")
     ratio("skyql@base", "skyql", "skyql: baseline / this tree")
