@@ -535,8 +535,12 @@ def test_parameter_errors_say_what_to_add(registry, sql, message):
             "SHOW RESOURCES IN google.ml lists them",
         ),
         ("SELECT * FROM google.nosuchservice", "SHOW SERVICES IN google lists them"),
+        (
+            f"SELECT * FROM google.ml.{'x' * 5000}",
+            f"unknown resource google.ml.{'x' * 39}…{'x' * 39}; SHOW RESOURCES IN google.ml lists them",
+        ),
     ],
-    ids=["resource", "service", "service-as-table", "two-part-unknown"],
+    ids=["resource", "service", "service-as-table", "two-part-unknown", "long-name-cut"],
 )
 def test_unknown_names_are_not_found_with_suggestions(registry, sql, message):
     with pytest.raises(NotFoundError) as err:

@@ -55,6 +55,14 @@ class ApiError(SkyqlError):
         self.params = params or {}
 
 
+def shown(name: str, limit: int = 80) -> str:
+    """A user-given name as a message quotes it: long ones cut in the middle, so the message stays readable."""
+    if len(name) <= limit:
+        return name
+    keep = (limit - 1) // 2
+    return f"{name[:keep]}…{name[-keep:]}"
+
+
 def did_you_mean(name: str, candidates: Iterable[str], n: int = 3) -> str:
     """Return ' (did you mean a, b?)' for the closest candidates, or ''."""
     pool = list(candidates)

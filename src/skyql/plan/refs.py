@@ -8,7 +8,7 @@ from functools import cached_property
 from sqlglot import exp
 from sqlglot.optimizer.scope import Scope
 
-from skyql.errors import NotFoundError, SqlError
+from skyql.errors import NotFoundError, SqlError, shown
 from skyql.registry import Method, Registry, Resource
 
 # Paging belongs to the fetcher: a user-given page token would fight it.
@@ -123,7 +123,7 @@ def check_table_names(expression: exp.Expression, registry: Registry) -> None:
             else f"SHOW SERVICES IN {provider}"
         )
         raise NotFoundError(
-            f"{provider}.{service} is not a resource: name a resource as provider.service.resource, "
+            f"{provider}.{shown(service)} is not a resource: name a resource as provider.service.resource, "
             f"e.g. google.ml.jobs; {listing} lists them"
         )
 

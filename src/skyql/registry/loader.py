@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from skyql.errors import NotFoundError, did_you_mean
+from skyql.errors import NotFoundError, did_you_mean, shown
 from skyql.registry.model import Method, Param, Resource, Service
 
 
@@ -50,7 +50,7 @@ class Provider:
         if name not in self._services:
             if name not in self.service_index:
                 raise NotFoundError(
-                    f"unknown service {self.name}.{name}"
+                    f"unknown service {self.name}.{shown(name)}"
                     + did_you_mean(name, self.service_index)
                     + f"; SHOW SERVICES IN {self.name} lists them"
                 )
@@ -74,7 +74,7 @@ class Registry:
         if name not in self._providers:
             if name not in self.provider_names:
                 raise NotFoundError(
-                    f"unknown provider {name}" + did_you_mean(name, self.provider_names)
+                    f"unknown provider {shown(name)}" + did_you_mean(name, self.provider_names)
                     + "; SHOW PROVIDERS lists them"
                 )
             self._providers[name] = Provider(self.root / name)
@@ -87,7 +87,7 @@ class Registry:
         svc = self.service(provider, service)
         if resource not in svc.resources:
             raise NotFoundError(
-                f"unknown resource {provider}.{service}.{resource}"
+                f"unknown resource {provider}.{service}.{shown(resource)}"
                 + did_you_mean(
                     f"{provider}.{service}.{resource}",
                     [f"{provider}.{service}.{r}" for r in svc.resources],
