@@ -141,7 +141,8 @@ def test_session_cancel_interrupts_a_long_local_query(emulator, key_file):
         canceller = threading.Timer(0.5, session.cancel)
         canceller.start()
         started = time.monotonic()
-        with pytest.raises(ApiError, match="^cancelled: the statement was stopped while DuckDB ran") as err:
+        # Under load the cancel may still find the fetch running; either way the statement stops at once.
+        with pytest.raises(ApiError, match="^cancelled: the statement was stopped") as err:
             session.execute(slow_sql)
         assert time.monotonic() - started < 5.0
         assert err.value.status == "CANCELLED"
