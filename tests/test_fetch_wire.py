@@ -66,7 +66,7 @@ def server() -> Iterator[str]:
 
 
 async def send(url: str, *, method: str = "GET", query=(), headers=None, body=None, timeout: float = 5.0):
-    wire = AiohttpWire({"User-Agent": "skyql/test"}, keepalive=4)
+    wire = AiohttpWire({"User-Agent": "skyql/test"})
     try:
         return await wire.send(method, url, query, headers or {}, body, timeout=timeout, connect=timeout)
     finally:

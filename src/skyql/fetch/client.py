@@ -87,9 +87,9 @@ class Fetcher:
         self._rng = rng or random.Random()
         # Google compresses answers only for a User-Agent that says gzip (and Accept-Encoding, which the wire sends).
         headers = {"User-Agent": f"skyql/{skyql.__version__} (gzip)"}
-        keepalive = max(options.concurrency, 1)
         self._wire: Wire = (
-            AiohttpWire(headers, keepalive) if transport is None else HttpxWire(transport, headers, keepalive)
+            AiohttpWire(headers) if transport is None
+            else HttpxWire(transport, headers, keepalive=max(options.concurrency, 1))
         )
         # google-auth refreshes tokens synchronously; a mock transport that speaks both sides serves it too.
         self._sync = sync_client(transport if isinstance(transport, httpx.BaseTransport) else None, headers)

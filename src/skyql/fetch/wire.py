@@ -89,9 +89,8 @@ def encode_body(body: Any, headers: Mapping[str, str]) -> tuple[bytes | None, Ma
 class AiohttpWire:
     """The network: one aiohttp session, opened on first use inside the running event loop."""
 
-    def __init__(self, headers: Mapping[str, str], keepalive: int) -> None:
+    def __init__(self, headers: Mapping[str, str]) -> None:
         self._headers = dict(headers)
-        self._keepalive = keepalive
         self._session: Any = None
         self._proxies: dict[str, str] = {}
 
@@ -99,6 +98,7 @@ class AiohttpWire:
         import aiohttp
 
         self._proxies = urllib.request.getproxies_environment()
+        # No connection limit of its own: the statement's Budget bounds requests in flight.
         connector = aiohttp.TCPConnector(limit=0, ssl=tls_context(), keepalive_timeout=15)
         # trust_env=False: proxies are chosen per host below, so that loopback never goes through one.
         return aiohttp.ClientSession(connector=connector, headers=self._headers, trust_env=False,
