@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from skyql.session import Options, Session
@@ -70,3 +72,23 @@ def test_an_id_parameter_the_query_does_not_read_costs_no_field(session, emulato
         "SELECT jobsId FROM google.ml.jobs WHERE projectsId = 'demo-project'").rows)
     masks = [r["query"].get("fields") for r in emulator.requests if r["path"].endswith("/jobs")]
     assert masks == [["nextPageToken,jobs(state)"], ["nextPageToken,jobs(jobId)"]]
+
+
+def test_statements_of_a_session_share_their_connections(emulator, key_file):
+    options = Options(auth={"google": {"type": "service_account", "credentialsfilepath": str(key_file)}},
+                      endpoints={"google": emulator.url})
+    open_before = emulator.connections_open  # other tests' sessions may still hold theirs
+    with Session(options) as session:
+        session.execute("SELECT count(*) FROM google.ml.jobs WHERE projectsId = 'demo-project'")
+        opened = emulator.connections_accepted
+        for _ in range(3):
+            session.execute("SELECT count(*) FROM google.ml.jobs WHERE projectsId = 'demo-project'")
+            session.execute("INSERT INTO google.ml.jobs (projectsId, data__jobId) SELECT 'conn-reuse', 'j_' || "
+                            "(SELECT count(*) FROM google.ml.jobs WHERE projectsId = 'conn-reuse')")
+        # Seven more statements on the connection the first one opened: over TLS, seven handshakes saved.
+        assert emulator.connections_accepted == opened
+        assert len(session.execute("SELECT jobId FROM google.ml.jobs WHERE projectsId = 'conn-reuse'").rows) == 3
+    deadline = time.monotonic() + 5
+    while emulator.connections_open > open_before and time.monotonic() < deadline:
+        time.sleep(0.01)  # closing the session closes its connections
+    assert emulator.connections_open <= open_before

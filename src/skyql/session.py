@@ -21,6 +21,7 @@ from skyql.result import Result
 if TYPE_CHECKING:
     from skyql.engine import Engine
     from skyql.plan.model import Fetch, Plan
+    from skyql.runner import StatementLoop
     from skyql.sql import statements as st
 
 
@@ -96,6 +97,7 @@ class Session:
         self._cancel_lock = threading.Lock()
         self._local_sql = False  # the statement's local SQL is running on the engine (cancel interrupts it)
         self._running: tuple[Any, Any] | None = None
+        self._loop: StatementLoop | None = None  # made by the first statement that sends requests
         self._cancelled = False
         self._depth = 0
         if emulator:
@@ -103,6 +105,8 @@ class Session:
 
     # -- lifecycle -------------------------------------------------------------------------------
     def close(self) -> None:
+        if self._loop is not None:
+            self._loop.close()
         if self._engine is not None:
             self._engine.close()
             self._engine = None
@@ -286,7 +290,7 @@ class Session:
                     self._running = None
 
         try:
-            return asyncio.run(cancellable())
+            return self._statement_loop().run(cancellable())
         except KeyboardInterrupt:
             raise
         except SkyqlError:
@@ -302,6 +306,17 @@ class Session:
             if first is not None:
                 raise first from None
             raise
+
+    def _statement_loop(self) -> StatementLoop:
+        if self._loop is None:
+            import weakref
+
+            from skyql.runner import StatementLoop
+
+            self._loop = StatementLoop()
+            # A session nobody closes still closes its connections (when collected, or at exit), quietly.
+            weakref.finalize(self, self._loop.close)
+        return self._loop
 
     def fetcher(self) -> Any:
         from skyql.fetch import Fetcher, FetchOptions
@@ -320,6 +335,7 @@ class Session:
                 poll_interval=o.poll_interval,
                 on_event=self.progress,
             ),
+            wire=self._loop.wire() if self._loop is not None else None,
         )
 
     async def _fetch_all(self, plan: Plan) -> None:

@@ -156,6 +156,18 @@ class Emulator:
     def requests(self) -> list[dict[str, Any]]:
         return list(self._log)
 
+    @property
+    def connections_accepted(self) -> int:
+        """TCP connections accepted since start (a client that keeps its connections alive opens few)."""
+        return self._server.accepted if self._server is not None else 0
+
+    @property
+    def connections_open(self) -> int:
+        if self._server is None:
+            return 0
+        with self._server.conn_lock:
+            return len(self._server.connections)
+
     def clear_log(self) -> None:
         self._log.clear()
 

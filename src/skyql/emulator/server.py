@@ -37,6 +37,7 @@ class EmulatorHTTPServer(socketserver.ThreadingTCPServer):
     def __init__(self, address: tuple[str, int], process: Processor) -> None:
         self.process = process
         self.connections: set[socket.socket] = set()
+        self.accepted = 0  # connections ever accepted (clients that reuse theirs keep it low)
         self.conn_lock = threading.Lock()
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
@@ -75,6 +76,7 @@ class Handler(socketserver.StreamRequestHandler):
         super().setup()
         with self.server.conn_lock:
             self.server.connections.add(self.connection)
+            self.server.accepted += 1
 
     def finish(self) -> None:
         with self.server.conn_lock:

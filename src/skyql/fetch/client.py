@@ -16,7 +16,6 @@ from urllib.parse import urlsplit
 
 import httpx
 
-import skyql
 from skyql.errors import ApiError, ConfigError
 from skyql.fetch.auth import Credentials, HttpxAuthRequest, TokenSource
 from skyql.fetch.budget import Budget, HostLimit
@@ -45,7 +44,16 @@ from skyql.fetch.retry import (
     may_retry,
     retry_after,
 )
-from skyql.fetch.wire import AiohttpWire, HttpxWire, Reply, TransportError, Wire, is_loopback, sync_client
+from skyql.fetch.wire import (
+    AiohttpWire,
+    HttpxWire,
+    Reply,
+    TransportError,
+    Wire,
+    default_headers,
+    is_loopback,
+    sync_client,
+)
 from skyql.registry.model import Service
 
 # Empty pages that still carry a next-page token, in a row, before a stream is declared endless.
@@ -68,6 +76,7 @@ class Fetcher:
     """Sends Requests over one wire per statement; yields raw Pages, returns parsed single answers.
 
     `transport`: an httpx transport to send through instead of the network (tests, custom transports).
+    `wire`: a wire someone else owns and closes (a session's, whose connections outlive this fetcher).
     """
 
     def __init__(
@@ -76,6 +85,7 @@ class Fetcher:
         options: FetchOptions,
         transport: httpx.AsyncBaseTransport | None = None,
         *,
+        wire: Wire | None = None,
         clock: Clock | None = None,
         rng: random.Random | None = None,
     ) -> None:
@@ -85,12 +95,12 @@ class Fetcher:
         self.retries = 0  # requests repeated after a retryable failure (reported by benchmarks)
         self._clock = clock or Clock()
         self._rng = rng or random.Random()
-        # Google compresses answers only for a User-Agent that says gzip (and Accept-Encoding, which the wire sends).
-        headers = {"User-Agent": f"skyql/{skyql.__version__} (gzip)"}
-        self._wire: Wire = (
-            AiohttpWire(headers) if transport is None
-            else HttpxWire(transport, headers, keepalive=max(options.concurrency, 1))
-        )
+        headers = default_headers()
+        self._owns_wire = wire is None
+        if wire is None:
+            wire = AiohttpWire(headers) if transport is None else HttpxWire(
+                transport, headers, keepalive=max(options.concurrency, 1))
+        self._wire: Wire = wire
         # google-auth refreshes tokens synchronously; a mock transport that speaks both sides serves it too.
         self._sync = sync_client(transport if isinstance(transport, httpx.BaseTransport) else None, headers)
         self._tokens = TokenSource(credentials, HttpxAuthRequest(self._sync))
@@ -108,7 +118,8 @@ class Fetcher:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._wire.aclose()
+        if self._owns_wire:
+            await self._wire.aclose()
         self._sync.close()
 
     @contextlib.contextmanager

@@ -86,11 +86,22 @@ def encode_body(body: Any, headers: Mapping[str, str]) -> tuple[bytes | None, Ma
     return data, {**headers, "Content-Type": "application/json"}
 
 
-class AiohttpWire:
-    """The network: one aiohttp session, opened on first use inside the running event loop."""
+def default_headers() -> dict[str, str]:
+    """Headers of every request skyql sends."""
+    import skyql
 
-    def __init__(self, headers: Mapping[str, str]) -> None:
-        self._headers = dict(headers)
+    # Google compresses answers only for a User-Agent that says gzip (and Accept-Encoding, which aiohttp sends).
+    return {"User-Agent": f"skyql/{skyql.__version__} (gzip)"}
+
+
+class AiohttpWire:
+    """The network: one aiohttp session, opened on first use inside the running event loop.
+
+    A session (skyql.Session) keeps one across statements, so its connections stay alive between them.
+    """
+
+    def __init__(self, headers: Mapping[str, str] | None = None) -> None:
+        self._headers = dict(headers) if headers is not None else default_headers()
         self._session: Any = None
         self._proxies: dict[str, str] = {}
 
