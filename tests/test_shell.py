@@ -498,3 +498,11 @@ def test_the_shell_modules_load_neither_duckdb_nor_httpx() -> None:
             "print(sorted(m for m in ('duckdb', 'httpx', 'google.auth') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_the_shell_preloads_what_a_first_query_needs_once_its_prompt_is_up() -> None:
+    # The prompt appears without them; the warm thread then imports them while the user types.
+    code = ("import sys\nfrom skyql.shell.prompt import preload_query_stack\npreload_query_stack()\n"
+            "print(sorted(m for m in ('aiohttp', 'duckdb', 'google.auth', 'httpx', 'sqlglot') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "['aiohttp', 'duckdb', 'google.auth', 'httpx', 'sqlglot']"
