@@ -109,7 +109,9 @@ class AiohttpWire:
         import aiohttp
 
         self._proxies = urllib.request.getproxies_environment()
-        # No connection limit of its own: the statement's Budget bounds requests in flight.
+        # No connection limit of its own: the statement's Budget bounds requests in flight. Idle connections
+        # are dropped after 15 s, long before a server drops them: a POST sent on a connection the server has
+        # just closed could not safely be sent again.
         connector = aiohttp.TCPConnector(limit=0, ssl=tls_context(), keepalive_timeout=15)
         # trust_env=False: proxies are chosen per host below, so that loopback never goes through one.
         return aiohttp.ClientSession(connector=connector, headers=self._headers, trust_env=False,
