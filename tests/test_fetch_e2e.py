@@ -8,6 +8,7 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from skyql.emulator import Emulator
@@ -226,3 +227,29 @@ async def test_cancelling_a_fetch_leaves_nothing_running(registry, emu, creds):
         with pytest.raises(asyncio.CancelledError):
             await task
     assert asyncio.all_tasks() == before
+
+
+def test_answers_come_gzipped_the_way_google_serves_them_and_read_the_same(emulator, key_file, access_token):
+    from skyql.session import Options, Session
+
+    emulator.populate("ml", "projects/gzip-e2e/jobs", 5)
+    query = "SELECT jobId, state, labels FROM google.ml.jobs WHERE projectsId = 'gzip-e2e' ORDER BY jobId"
+    options = Options(auth={"google": {"type": "service_account", "credentialsfilepath": str(key_file)}},
+                      endpoints={"google": emulator.url}, page_size=2)
+    answers = {}
+    try:
+        for gzipped in (False, True):
+            emulator.gzip = gzipped
+            emulator.clear_log()
+            with Session(options) as session:
+                answers[gzipped] = session.execute(query).rows
+            pages = [r for r in emulator.requests if r["path"] == "/v1/projects/gzip-e2e/jobs"]
+            assert len(pages) >= 3
+            assert all(r.get("encoding") == ("gzip" if gzipped else None) for r in pages)
+        # A client that does not say gzip in its User-Agent gets plain JSON, as from Google.
+        plain = httpx.get(f"{emulator.url}/v1/projects/gzip-e2e/jobs",
+                          headers={"Authorization": f"Bearer {access_token}", "Accept-Encoding": "gzip"})
+        assert plain.status_code == 200 and "content-encoding" not in plain.headers
+    finally:
+        emulator.gzip = False
+    assert answers[True] == answers[False] and len(answers[True]) == 5

@@ -23,6 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--make-key", metavar="FILE",
                         help="write a service-account key file for this emulator to FILE, and keep serving")
     parser.add_argument("--no-auth", action="store_true", help="accept calls without an access token")
+    parser.add_argument("--gzip", action="store_true",
+                        help="compress answers as Google does, for clients that ask (Accept-Encoding: gzip and "
+                             "'gzip' in the User-Agent)")
     parser.add_argument("--fault", action="append", default=[], metavar="SPEC",
                         help="inject a fault, e.g. status=429,count=3,match=/jobs or drop=true,count=1 or "
                              "delay_ms=500; repeatable (POST /_emulator/faults does the same at run time)")
@@ -62,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
 
     emu = Emulator(seed=args.seed, rows=args.rows, page_size_cap=args.page_size_cap, latency_ms=args.latency_ms,
                    host=args.host, port=args.port, require_auth=not args.no_auth,
-                   operation_polls=args.operation_polls)
+                   operation_polls=args.operation_polls, gzip=args.gzip)
     try:
         for fault in faults:
             emu.inject(**fault)  # type: ignore[arg-type]
