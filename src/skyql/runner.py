@@ -8,9 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def off_running_loop(call: Callable[[], T]) -> T:
+    """`call()` here, or on a worker thread when this thread runs an event loop (Jupyter, an async app):
+    a loop cannot be run from inside another."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return call()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="skyql") as pool:
+        return pool.submit(call).result()
 
 
 class StatementLoop:
@@ -22,12 +35,12 @@ class StatementLoop:
         self._lock = threading.Lock()
 
     def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
-        """Run `coro` to completion (Ctrl-C cancels it, as asyncio.run does); not from inside a running loop."""
+        """Run `coro` to completion (Ctrl-C cancels it, as asyncio.run does), from any thread."""
         with self._lock:
             if self._runner is None:
                 self._runner = asyncio.Runner()
             runner = self._runner
-        return runner.run(coro)
+        return off_running_loop(lambda: runner.run(coro))
 
     def wire(self) -> Any:
         """The loop's wire when called on it, else None: another loop's fetcher opens a wire of its own."""
@@ -59,10 +72,4 @@ class StatementLoop:
             finally:
                 runner.close()
 
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            close()
-            return
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="skyql") as pool:
-            pool.submit(close).result()
+        off_running_loop(close)

@@ -9,7 +9,7 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -243,15 +243,9 @@ class Session:
         try:
             if plan.fetches:
                 self.run_async(self._fetch_all(plan))
-            engine = self.engine
             try:
-                with self._cancel_lock:
-                    self._local_sql = True
-                try:
-                    result = engine.query(plan.local_sql)
-                finally:
-                    with self._cancel_lock:
-                        self._local_sql = False
+                with self._local_query():
+                    result = self.engine.query(plan.local_sql)
             except SqlError as err:
                 if self._cancelled:
                     raise ApiError("cancelled: the statement was stopped while DuckDB ran its local SQL",
@@ -263,20 +257,22 @@ class Session:
             for fetch in plan.fetches:
                 self.engine.drop(fetch.key)
 
+    @contextlib.contextmanager
+    def _local_query(self) -> Iterator[None]:
+        """Mark the statement's own SQL as running on the engine: cancel() interrupts it only then."""
+        with self._cancel_lock:
+            self._local_sql = True
+        try:
+            yield
+        finally:
+            with self._cancel_lock:
+                self._local_sql = False
+
     def run_async(self, coro: Any) -> Any:
-        """Run a coroutine to completion; Ctrl-C cancels it and every request in flight."""
+        """Run a coroutine to completion, also from inside a running loop (on a worker thread then);
+        Ctrl-C cancels it and every request in flight."""
         import asyncio  # not at module level: metadata statements must start fast
 
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            pass
-        else:
-            # Inside a running loop (Jupyter, an async app) asyncio.run is forbidden: use a worker thread.
-            from concurrent.futures import ThreadPoolExecutor
-
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="skyql") as pool:
-                return pool.submit(self.run_async, coro).result()
         async def cancellable() -> Any:
             with self._cancel_lock:
                 if self._cancelled:
@@ -406,8 +402,7 @@ class Session:
         """After a list, give each row the id parameters its request did not carry (for `jobsId IN (...)`)."""
         given = {k for p in partitions for k in p}
         for param, source in fetch.resource.id_sources().items():
-            if param in given or param not in params or (fetch.params_read is not None
-                                                          and param not in fetch.params_read):
+            if param in given or param not in params or not fetch.reads_param(param):
                 continue
             column = '"' + param.replace('"', '""') + '"'
             if source[0] == "name":
@@ -462,7 +457,7 @@ def _read_columns(fetch: Fetch) -> list[str] | None:
     if fetch.columns is None:
         return None
     derived = [src[1] if src[0] == "column" else "name" for param, src in fetch.resource.id_sources().items()
-               if fetch.params_read is None or param in fetch.params_read]
+               if fetch.reads_param(param)]
     return list(dict.fromkeys([*fetch.columns, *derived]))
 
 

@@ -36,6 +36,10 @@ class Fetch:
     def depends_on(self) -> list[str]:
         return sorted({j.source for j in self.joins})
 
+    def reads_param(self, name: str) -> bool:
+        """Whether the query reads parameter column `name` (a list must then fill it for each row)."""
+        return self.params_read is None or name in self.params_read
+
     @property
     def param_columns(self) -> list[str]:
         """The parameter columns the loaded table needs, besides the row columns: the local SQL
