@@ -13,15 +13,12 @@ import pytest
 
 from skyql.emulator import Emulator
 from skyql.session import Options, Session
+from tests.support import auth_for
 
 HPT = "google.aiplatform.hyperparameter_tuning_jobs"
 HPT_PATH = "/v1/projects/{project}/locations/us-central1/hyperparameterTuningJobs"
 # Operations are polled after 50 ms (growing 1.5x): the emulator finishes them on the second poll.
 FAST_POLL = 0.05
-
-
-def auth_for(key_file: Path) -> dict[str, Any]:
-    return {"google": {"type": "service_account", "credentialsfilepath": str(key_file)}}
 
 
 def open_session(emulator: Emulator, key_file: Path, **options: Any) -> Session:

@@ -15,6 +15,8 @@ from skyql.emulator import Emulator
 from skyql.errors import ApiError
 from skyql.fetch import Fetcher, FetchOptions, Page, Request, build_request, load_credentials
 from skyql.registry import Registry
+from skyql.session import Options, Session
+from tests.support import auth_for
 
 pytestmark = pytest.mark.anyio
 
@@ -230,12 +232,9 @@ async def test_cancelling_a_fetch_leaves_nothing_running(registry, emu, creds):
 
 
 def test_answers_come_gzipped_the_way_google_serves_them_and_read_the_same(emulator, key_file, access_token):
-    from skyql.session import Options, Session
-
     emulator.populate("ml", "projects/gzip-e2e/jobs", 5)
     query = "SELECT jobId, state, labels FROM google.ml.jobs WHERE projectsId = 'gzip-e2e' ORDER BY jobId"
-    options = Options(auth={"google": {"type": "service_account", "credentialsfilepath": str(key_file)}},
-                      endpoints={"google": emulator.url}, page_size=2)
+    options = Options(auth=auth_for(key_file), endpoints={"google": emulator.url}, page_size=2)
     answers = {}
     try:
         for gzipped in (False, True):

@@ -10,8 +10,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -20,6 +18,7 @@ from skyql.dbapi import OperationalError
 from skyql.emulator import Emulator
 from skyql.errors import ApiError
 from skyql.session import Options, Session
+from tests.support import auth_for
 
 SLOW = "rel-cancel"
 PAGES = 40  # of 10 jobs; with 100 ms a page, a statement that runs to the end takes 4 s
@@ -37,10 +36,6 @@ def slow(emulator: Emulator, slow_project: str) -> Iterator[Emulator]:
     emulator.latency_ms = 100
     yield emulator
     emulator.latency_ms = 0
-
-
-def auth_for(key_file: Path) -> dict[str, Any]:
-    return {"google": {"type": "service_account", "credentialsfilepath": str(key_file)}}
 
 
 def pages_asked(emu: Emulator) -> int:

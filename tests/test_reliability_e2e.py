@@ -23,6 +23,7 @@ from skyql.emulator.emulator import shared_registry
 from skyql.errors import ApiError
 from skyql.fetch import Fetcher, FetchOptions, Request, build_request
 from skyql.session import Options, Session
+from tests.support import auth_for
 
 ANY_STATUS = [429, 500, 502, 503, 504]
 
@@ -41,10 +42,6 @@ def emu(emulator: Emulator) -> Iterator[Emulator]:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-def auth_for(key_file: Path) -> dict[str, Any]:
-    return {"google": {"type": "service_account", "credentialsfilepath": str(key_file)}}
 
 
 def session_for(emu: Emulator, key_file: Path, **options: Any) -> Session:

@@ -18,6 +18,7 @@ import pytest
 from skyql.emulator import Emulator
 from skyql.errors import ApiError, ParameterError, SqlError
 from skyql.session import Options, Session
+from tests.support import auth_for
 
 MANY = "sel-many"
 MANY_JOBS = 523
@@ -30,10 +31,6 @@ def many(emulator: Emulator) -> str:
     """A project holding 523 ml jobs: 11 pages at the emulator's cap of 50."""
     emulator.populate("ml", f"projects/{MANY}/jobs", MANY_JOBS)
     return MANY
-
-
-def auth_for(key_file: Path) -> dict[str, Any]:
-    return {"google": {"type": "service_account", "credentialsfilepath": str(key_file)}}
 
 
 @pytest.fixture

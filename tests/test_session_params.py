@@ -7,11 +7,12 @@ import time
 import pytest
 
 from skyql.session import Options, Session
+from tests.support import auth_for
 
 
 @pytest.fixture
 def session(emulator, key_file):
-    options = Options(auth={"google": {"type": "service_account", "credentialsfilepath": str(key_file)}},
+    options = Options(auth=auth_for(key_file),
                       endpoints={"google": emulator.url})
     with Session(options) as s:
         yield s
@@ -75,7 +76,7 @@ def test_an_id_parameter_the_query_does_not_read_costs_no_field(session, emulato
 
 
 def test_statements_of_a_session_share_their_connections(emulator, key_file):
-    options = Options(auth={"google": {"type": "service_account", "credentialsfilepath": str(key_file)}},
+    options = Options(auth=auth_for(key_file),
                       endpoints={"google": emulator.url})
     open_before = emulator.connections_open  # other tests' sessions may still hold theirs
     with Session(options) as session:
