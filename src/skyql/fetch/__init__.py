@@ -1,4 +1,4 @@
-"""skyql.fetch: (method, parameter values) -> Requests -> raw Pages, over one HTTP session per statement.
+"""skyql.fetch: (method, parameter values) -> Requests -> raw Pages, over aiohttp (fetch/wire.py).
 
 Knows nothing of SQL or DuckDB: the planner builds Requests with `build_request`, the engine reads Pages.
 """

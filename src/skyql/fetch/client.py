@@ -73,7 +73,7 @@ _DONE = object()
 
 
 class Fetcher:
-    """Sends Requests over one wire per statement; yields raw Pages, returns parsed single answers.
+    """Sends Requests over a wire (its own, or a session's); yields raw Pages, returns parsed single answers.
 
     `transport`: an httpx transport to send through instead of the network (tests, custom transports).
     `wire`: a wire someone else owns and closes (a session's, whose connections outlive this fetcher).
