@@ -83,6 +83,20 @@ def test_api_errors_are_operational_errors_with_the_http_status(conn, emulator):
     assert info.value.__cause__.http_status == 403
 
 
+def test_the_skyql_module_itself_is_a_pep_249_module(conn, emulator):
+    # Code written against the PEP reads the module it imported, and catches its classes.
+    assert (skyql.apilevel, skyql.threadsafety, skyql.paramstyle) == ("2.0", 2, "qmark")
+    for name in dbapi.__all__:
+        assert getattr(skyql, name) is getattr(dbapi, name), name
+    assert issubclass(skyql.Error, skyql.SkyqlError)
+    emulator.deny("dbapi-module-denied")
+    try:
+        with pytest.raises(skyql.OperationalError, match="PERMISSION_DENIED"):
+            conn.cursor().execute("SELECT jobId FROM google.ml.jobs WHERE projectsId = 'dbapi-module-denied'")
+    finally:
+        emulator.deny("dbapi-module-denied", denied=False)
+
+
 def test_mutations_report_affected_rows_and_a_duplicate_create_is_an_integrity_error(conn):
     cur = conn.cursor()
     insert = "INSERT INTO google.ml.jobs (projectsId, data__jobId, data__trainingInput) SELECT ?, ?, ?"

@@ -272,9 +272,9 @@ def test_an_injected_drop_closes_the_connection_without_an_answer(faults, client
 
 def test_an_injected_delay_slows_only_the_matching_request(faults, client):
     faults.inject(delay_ms=300, count=1, match="hyperparameterTuningJobs")
-    start = time.perf_counter()
+    # Only lower bounds are timed (a loaded machine can't make them fail): had the other request taken the
+    # one delay, the matching request would not be delayed.
     assert client.get(JOBS).status_code == 200
-    assert time.perf_counter() - start < 0.25
     start = time.perf_counter()
     assert client.get(HP_JOBS).status_code == 200
     assert time.perf_counter() - start >= 0.3

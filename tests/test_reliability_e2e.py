@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,13 +114,11 @@ def test_retries_stop_at_the_configured_count_and_name_the_partition(emu, key_fi
 
 def test_the_statement_deadline_stops_retrying(emu, key_file, capsys):
     emu.inject(status=503, count=100, match="projects/rel-deadline/", retry_after=0.3)
-    started = time.monotonic()
     done = cli(emu, key_file, capsys, "--timeout", "1", "SELECT jobId FROM google.ml.jobs WHERE projectsId = 'rel-deadline'")
     assert done.returncode == 1
     assert "no answer within the 1 s deadline" in done.stderr
     assert "last error: google.ml.jobs (projectsId='rel-deadline'): HTTP 503" in done.stderr
-    assert time.monotonic() - started < 2
-    assert 2 <= len(sent(emu, "projects/rel-deadline/")) <= 5
+    assert 2 <= len(sent(emu, "projects/rel-deadline/")) <= 5  # of 100 failures queued: the deadline stopped it
 
 
 # -- creates are not repeated blindly ------------------------------------------------------------------------

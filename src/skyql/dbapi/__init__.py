@@ -10,8 +10,10 @@ threadsafety is 2: threads may share a connection, whose statements then run one
 stay in one thread. The SQLAlchemy dialect (`skyql://`) is in skyql.dbapi.sqlalchemy.
 """
 
-from skyql.dbapi.connection import Connection, connect
-from skyql.dbapi.cursor import Cursor
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from skyql.dbapi.exceptions import (
     DatabaseError,
     DataError,
@@ -44,6 +46,10 @@ apilevel = "2.0"
 threadsafety = 2
 paramstyle = "qmark"
 
+if TYPE_CHECKING:
+    from skyql.dbapi.connection import Connection
+    from skyql.dbapi.cursor import Cursor
+
 __all__ = [
     "BINARY",
     "DATETIME",
@@ -75,3 +81,24 @@ __all__ = [
     "paramstyle",
     "threadsafety",
 ]
+
+
+def connect(*args: Any, **kwargs: Any) -> Connection:
+    """Open a PEP 249 connection (`skyql.connect` is this function); the options are connection.connect's."""
+    from skyql.dbapi.connection import connect as _connect
+
+    return _connect(*args, **kwargs)
+
+
+def __getattr__(name: str) -> Any:
+    # The connection and cursor modules pull in the query stack: `import skyql` (and its exception
+    # classes) must not pay for that.
+    if name == "Connection":
+        from skyql.dbapi.connection import Connection
+
+        return Connection
+    if name == "Cursor":
+        from skyql.dbapi.cursor import Cursor
+
+        return Cursor
+    raise AttributeError(f"module 'skyql.dbapi' has no attribute {name!r}")
