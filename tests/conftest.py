@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,10 @@ import pytest
 from skyql.emulator import Emulator
 
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
+
+# Tests count token exchanges and run many keys: the shared token cache is off, except in the tests of it
+# (test_token_cache.py), which point it at their own folder. Subprocesses inherit this.
+os.environ["SKYQL_TOKEN_CACHE"] = "off"
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 import skyql
@@ -70,7 +71,9 @@ def typed_rows(rows: list[tuple[Any, ...]]) -> list[tuple[tuple[str, Any], ...]]
 
 
 # (skyql SQL, the same question in SQLite's spelling when it differs)
-TYPED_AS_SQLITE: list[tuple[str, str | None]] = [
+DUCKDB_MAJOR = int(duckdb.__version__.split(".")[0])
+
+TYPED_AS_SQLITE: list[Any] = [
     ("SELECT name, " + ", ".join(f"json_extract(doc, '$.{k}')" for k in KEYS) + " FROM t ORDER BY name", None),
     ("SELECT name, doc ->> '$.i', doc ->> '$.o', doc ->> '$.t', json_extract(doc, '$.s', '$.i') FROM t"
      " ORDER BY name", None),
@@ -78,8 +81,9 @@ TYPED_AS_SQLITE: list[tuple[str, str | None]] = [
     ("SELECT (json_extract(doc, '$.r')) AS r FROM t ORDER BY name", None),
     ("SELECT t.name, e.key, e.value, e.type, e.atom FROM t, json_each(t.doc) AS e ORDER BY t.name, e.id", None),
     ("SELECT t.name, e.key, e.value, e.atom FROM t, json_each(t.doc, '$.o') AS e ORDER BY t.name, e.id", None),
-    ("SELECT key, value, atom, fullkey FROM json_tree('{\"a\": [1, {\"b]\": 2.5, \"c\": true}]}') ORDER BY id",
-     None),
+    pytest.param(  # DuckDB 1.x's json_tree leaves a key with ']' unquoted in fullkey (docs/sql.md)
+        "SELECT key, value, atom, fullkey FROM json_tree('{\"a\": [1, {\"b]\": 2.5, \"c\": true}]}') ORDER BY id",
+        None, marks=pytest.mark.xfail(DUCKDB_MAJOR < 2, reason="DuckDB 1.x fullkey quoting", strict=True)),
     # SQLite's order for a column of mixed types: NULL, numbers by value, then text; by position or alias.
     ("SELECT json_extract(doc, '$.r') AS r FROM t ORDER BY 1 NULLS FIRST", None),
     ("SELECT json_extract(doc, '$.r') AS r FROM t ORDER BY r DESC", None),

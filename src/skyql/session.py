@@ -149,8 +149,12 @@ class Session:
     def credentials(self) -> Any:
         if not self._credentials_loaded:
             from skyql.fetch import load_credentials
+            from skyql.fetch.tokencache import default_cache
 
-            self._credentials = load_credentials(self.options.auth)
+            # Tokens are shared between processes, but not for the embedded emulator's one-off key, nor when
+            # --insecure may send them over plain http to another host.
+            share = self._emulator is None and not self.options.insecure
+            self._credentials = load_credentials(self.options.auth, cache=default_cache() if share else None)
             self._credentials_loaded = True
         return self._credentials
 

@@ -7,36 +7,40 @@ import json
 import logging
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
-
-import google.auth
-import google.auth.credentials
-import google.auth.exceptions
-import google.auth.transport
-import google.oauth2.credentials
-import google.oauth2.service_account
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from skyql.errors import ApiError, ConfigError
+from skyql.fetch.tokencache import CachedKeyCredentials, TokenCache
+
+if TYPE_CHECKING:
+    import httpx
+    from google.auth.credentials import Credentials
+
+# google-auth and httpx are imported where they are used: with a cached token (fetch/tokencache.py) a statement
+# needs neither, and they cost about 0.1 s to import.
 
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 AUTH_TYPES = ("service_account", "interactive")
 log = logging.getLogger("skyql.fetch.auth")
-Credentials = google.auth.credentials.Credentials
 
 
 def load_credentials(
-    auth: dict[str, Any] | str | None, env: Mapping[str, str] = os.environ
+    auth: dict[str, Any] | str | None, env: Mapping[str, str] = os.environ, cache: TokenCache | None = None,
 ) -> Credentials | None:
-    """Credentials from `--auth` JSON, else GOOGLE_CREDENTIALS, else ADC; None when there are none."""
+    """Credentials from `--auth` JSON, else GOOGLE_CREDENTIALS, else ADC; None when there are none.
+
+    With `cache`, a service-account key's token is shared with other processes (fetch/tokencache.py)."""
     config = _google_section(auth)
     if config is not None:
-        return _from_config(config, env)
+        return _from_config(config, env, cache)
     key = env.get("GOOGLE_CREDENTIALS")
     if key:
-        return _from_key_text(key, "the GOOGLE_CREDENTIALS variable")
+        return _from_key_text(key, "the GOOGLE_CREDENTIALS variable", cache)
+    import google.auth
+    import google.auth.exceptions
+
     try:
         creds, _ = google.auth.default(scopes=SCOPES)
     except google.auth.exceptions.DefaultCredentialsError:
@@ -67,9 +71,12 @@ def _google_section(auth: dict[str, Any] | str | None) -> dict[str, Any] | None:
     return None  # auth for other providers only
 
 
-def _from_config(config: dict[str, Any], env: Mapping[str, str]) -> Credentials:
+def _from_config(config: dict[str, Any], env: Mapping[str, str], cache: TokenCache | None) -> Credentials:
     kind = config.get("type")
     if kind == "interactive":
+        import google.auth
+        import google.auth.exceptions
+
         try:
             creds, _ = google.auth.default(scopes=SCOPES)
         except google.auth.exceptions.DefaultCredentialsError:
@@ -89,18 +96,18 @@ def _from_config(config: dict[str, Any], env: Mapping[str, str]) -> Credentials:
                 ) from None
             except OSError as exc:
                 raise ConfigError(f"cannot read credentials file {path}: {exc.strerror}") from None
-            return _from_key_text(text, f"credentials file {path}")
+            return _from_key_text(text, f"credentials file {path}", cache)
         if config.get("credentialsenvvar"):
             var = str(config["credentialsenvvar"])
             text = env.get(var)
             if not text:
                 raise ConfigError(f"environment variable {var} (credentialsenvvar) is not set or empty")
-            return _from_key_text(text, f"the {var} variable")
+            return _from_key_text(text, f"the {var} variable", cache)
         raise ConfigError("auth type 'service_account' needs credentialsfilepath or credentialsenvvar")
     raise ConfigError(f"unknown auth type {kind!r} for google: use one of {', '.join(AUTH_TYPES)}")
 
 
-def _from_key_text(text: str, source: str) -> Credentials:
+def _from_key_text(text: str, source: str, cache: TokenCache | None = None) -> Credentials:
     try:
         info = json.loads(text)
     except ValueError as exc:
@@ -108,15 +115,26 @@ def _from_key_text(text: str, source: str) -> Credentials:
         raise ConfigError(f"{source} is not a valid JSON key ({exc.args[0]})") from None
     if not isinstance(info, dict):
         raise ConfigError(f"{source} is not a JSON key object")
-    try:
-        creds = _credentials_from_info(info)
-    except (google.auth.exceptions.GoogleAuthError, ValueError) as exc:
-        raise ConfigError(f"{source} is not a usable Google key: {_safe_reason(exc)}") from None
-    return creds
+
+    def make() -> Credentials:
+        import google.auth.exceptions
+
+        try:
+            return _credentials_from_info(info)
+        except (google.auth.exceptions.GoogleAuthError, ValueError) as exc:
+            raise ConfigError(f"{source} is not a usable Google key: {_safe_reason(exc)}") from None
+
+    if cache is not None and info.get("type") == "service_account":
+        return CachedKeyCredentials(info, SCOPES, cache, make)  # type: ignore[return-value]
+    return make()
 
 
 def _credentials_from_info(info: dict[str, Any]) -> Credentials:
     """Credentials for a key of any type gcloud writes; the common two without the generic loader."""
+    import google.auth
+    import google.oauth2.credentials
+    import google.oauth2.service_account
+
     kind = info.get("type")
     if kind == "service_account":
         return google.oauth2.service_account.Credentials.from_service_account_info(info, scopes=SCOPES)
@@ -143,7 +161,9 @@ def _who(creds: Credentials) -> str:
     return str(getattr(creds, "service_account_email", None) or type(creds).__name__)
 
 
-class _AuthResponse(google.auth.transport.Response):
+class _AuthResponse:
+    """google-auth's transport Response interface (duck-typed, so google-auth is imported only to refresh)."""
+
     def __init__(self, response: httpx.Response) -> None:
         self._response = response
 
@@ -160,11 +180,25 @@ class _AuthResponse(google.auth.transport.Response):
         return self._response.content
 
 
-class HttpxAuthRequest(google.auth.transport.Request):
-    """google-auth's transport interface over a sync httpx.Client, so `requests` is not needed."""
+class HttpxAuthRequest:
+    """google-auth's transport Request interface over a sync httpx.Client, so `requests` is not needed.
 
-    def __init__(self, client: httpx.Client) -> None:
-        self._client = client
+    Takes the client, or a function making it on the first token request (its TLS setup costs ~40 ms)."""
+
+    def __init__(self, client: httpx.Client | Callable[[], httpx.Client]) -> None:
+        self._client_or_factory = client
+        self._client: httpx.Client | None = None
+
+    @property
+    def client(self) -> httpx.Client:
+        if self._client is None:
+            made = self._client_or_factory
+            self._client = made if not callable(made) else made()
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
 
     def __call__(
         self,
@@ -175,8 +209,11 @@ class HttpxAuthRequest(google.auth.transport.Request):
         timeout: float | None = None,
         **kwargs: Any,
     ) -> _AuthResponse:
+        import google.auth.exceptions
+        import httpx
+
         try:
-            response = self._client.request(
+            response = self.client.request(
                 method, url, content=body, headers=headers, timeout=timeout if timeout else 30.0
             )
         except httpx.HTTPError as exc:
@@ -187,7 +224,7 @@ class HttpxAuthRequest(google.auth.transport.Request):
 class TokenSource:
     """Auth headers for requests; refreshes off the event loop, once however many requests wait."""
 
-    def __init__(self, credentials: Credentials | None, transport: google.auth.transport.Request) -> None:
+    def __init__(self, credentials: Credentials | None, transport: HttpxAuthRequest) -> None:
         self.credentials = credentials
         self._transport = transport
         self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
@@ -218,6 +255,8 @@ class TokenSource:
             if (stale is None and creds.valid) or (stale is not None and current != stale and creds.valid):
                 return
             log.debug("getting an access token for %s", _who(creds))
+            import google.auth.exceptions
+
             try:
                 await asyncio.to_thread(creds.refresh, self._transport)
             except google.auth.exceptions.RefreshError as exc:

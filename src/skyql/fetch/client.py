@@ -11,13 +11,11 @@ import random
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
-
 from skyql.errors import ApiError, ConfigError
-from skyql.fetch.auth import Credentials, HttpxAuthRequest, TokenSource
+from skyql.fetch.auth import HttpxAuthRequest, TokenSource
 from skyql.fetch.budget import Budget, HostLimit
 from skyql.fetch.failures import (
     EARLIER_ATTEMPT,
@@ -55,6 +53,10 @@ from skyql.fetch.wire import (
     sync_client,
 )
 from skyql.registry.model import Service
+
+if TYPE_CHECKING:
+    import httpx
+    from google.auth.credentials import Credentials
 
 # Empty pages that still carry a next-page token, in a row, before a stream is declared endless.
 MAX_EMPTY_PAGES = 10
@@ -102,8 +104,10 @@ class Fetcher:
                 transport, headers, keepalive=max(options.concurrency, 1))
         self._wire: Wire = wire
         # google-auth refreshes tokens synchronously; a mock transport that speaks both sides serves it too.
-        self._sync = sync_client(transport if isinstance(transport, httpx.BaseTransport) else None, headers)
-        self._tokens = TokenSource(credentials, HttpxAuthRequest(self._sync))
+        # The client is made on the first refresh: with a cached token there is none.
+        sync_transport = transport if hasattr(transport, "handle_request") else None
+        self._auth = HttpxAuthRequest(lambda: sync_client(sync_transport, headers))  # type: ignore[arg-type]
+        self._tokens = TokenSource(credentials, self._auth)
         self._statement: contextvars.ContextVar[Budget | None] = contextvars.ContextVar(
             f"skyql_fetch_budget_{id(self)}", default=None
         )
@@ -120,7 +124,7 @@ class Fetcher:
     async def aclose(self) -> None:
         if self._owns_wire:
             await self._wire.aclose()
-        self._sync.close()
+        self._auth.close()
 
     @contextlib.contextmanager
     def statement(self, timeout: float | None = None) -> Iterator[None]:

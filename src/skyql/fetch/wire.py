@@ -15,10 +15,11 @@ import ssl
 import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, urlencode, urlsplit
 
-import httpx
+if TYPE_CHECKING:
+    import httpx  # imported where used: only injected transports and token refreshes need it
 
 # Loopback traffic never goes through an HTTP(S)_PROXY from the environment.
 _NO_PROXY = ("all://localhost", "all://127.0.0.1", "all://[::1]")
@@ -74,7 +75,9 @@ class Wire(Protocol):
 
 @functools.cache
 def tls_context() -> ssl.SSLContext:
-    """One TLS context for every client: building one loads the CA bundle (~40 ms), twice per statement."""
+    """One TLS context for every client, built on the first https request: it loads the CA bundle (~40 ms)."""
+    import httpx
+
     return httpx.create_ssl_context()
 
 
@@ -112,7 +115,7 @@ class AiohttpWire:
         # No connection limit of its own: the statement's Budget bounds requests in flight. Idle connections
         # are dropped after 15 s, long before a server drops them: a POST sent on a connection the server has
         # just closed could not safely be sent again.
-        connector = aiohttp.TCPConnector(limit=0, ssl=tls_context(), keepalive_timeout=15)
+        connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=15)
         # trust_env=False: proxies are chosen per host below, so that loopback never goes through one.
         return aiohttp.ClientSession(connector=connector, headers=self._headers, trust_env=False,
                                      auto_decompress=True, skip_auto_headers=("Content-Type",))
@@ -141,6 +144,7 @@ class AiohttpWire:
             async with self._session.request(
                 method, yarl.URL(url, encoded=True), headers=sent_headers, data=data, timeout=limits,
                 proxy=proxy_for(url, self._proxies), allow_redirects=False,
+                ssl=tls_context() if url.startswith("https:") else True,
             ) as response:
                 content = await response.read()
                 return Reply(response.status, response.headers, content)
@@ -163,6 +167,8 @@ class HttpxWire:
     """An injected httpx transport, through an httpx.AsyncClient."""
 
     def __init__(self, transport: httpx.AsyncBaseTransport, headers: Mapping[str, str], keepalive: int) -> None:
+        import httpx
+
         self._client = httpx.AsyncClient(
             transport=transport,
             headers=dict(headers),
@@ -181,6 +187,8 @@ class HttpxWire:
         timeout: float,
         connect: float,
     ) -> Reply:
+        import httpx
+
         data, sent_headers = encode_body(body, headers)
         try:
             response = await self._client.request(
@@ -201,6 +209,8 @@ class HttpxWire:
 
 def sync_client(transport: httpx.BaseTransport | None, headers: Mapping[str, str]) -> httpx.Client:
     """The blocking client google-auth refreshes tokens with (a token endpoint is one call an hour)."""
+    import httpx
+
     return httpx.Client(transport=transport, headers=dict(headers), mounts=dict.fromkeys(_NO_PROXY),
                         verify=tls_context())
 

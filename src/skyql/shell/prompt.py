@@ -125,6 +125,8 @@ def make_prompt(registry: Callable[[], Registry], history: Path | None = None) -
 def preload_query_stack() -> None:
     """Import the modules a SELECT runs through, so the first one does not wait for them."""
     import aiohttp  # noqa: F401
+    import google.oauth2.service_account  # noqa: F401 - imported lazily by skyql.fetch (a cached token needs none)
+    import httpx  # noqa: F401
 
     import skyql.engine  # noqa: F401
     import skyql.fetch  # noqa: F401
