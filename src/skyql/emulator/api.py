@@ -609,7 +609,8 @@ class Api:
         coll = self.collection(match.route.service, spec, match.collection_path)
         raw = coll.items.get(self._item_key(match, spec, coll))
         if raw is None:
-            raise not_found(f'{spec.singular[:1].upper()}{spec.singular[1:]} "{match.resource_path}" was not found.')
+            word = spec.name_word or spec.singular
+            raise not_found(f'{word[:1].upper()}{word[1:]} "{match.resource_path}" was not found.')
         return coll, raw
 
     def _item_key(self, match: Match, spec: CollectionSpec, coll: Collection) -> str:
@@ -702,6 +703,13 @@ class Api:
         for key in ("createTime", "updateTime"):
             if key in props:
                 obj[key] = stamp
+        for key, prop in props.items():
+            if key not in obj and (is_output_only(prop) or key in ("timeCreated", "updated")) and (
+                    prop.get("format") == "date-time" or key == "creationTimestamp"):
+                obj[key] = stamp  # storage's timeCreated/updated, compute's creationTimestamp
+        for key, default in _CREATE_DEFAULTS.get(service, {}).items():
+            if key in props and key not in obj:
+                obj[key] = default
         state = props.get("state", {})
         if "enum" in state:
             obj["state"] = initial_state(state["enum"])
@@ -1059,6 +1067,9 @@ def _is_container(gen: Generator, prop: dict[str, Any]) -> bool:
     return resolved.get("type") in ("object", "array") or "properties" in resolved or "$ref" in prop
 
 
+# What Google fills in when a create leaves it out (a bucket with no location is a US multi-region one).
+_CREATE_DEFAULTS = {"storage": {"location": "US", "locationType": "multi-region", "storageClass": "STANDARD",
+                                "rpo": "DEFAULT"}}
 _SEARCH_FIELDS = {"id": "projectId", "projectid": "projectId", "name": "displayName", "displayname": "displayName",
                   "lifecyclestate": "state"}
 

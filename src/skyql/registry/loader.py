@@ -122,6 +122,12 @@ def split_name(dotted: str, count: int) -> list[str]:
     return parts
 
 
+def _compute_operation(schema: dict[str, Any]) -> bool:
+    """Compute's Operation (no `done`: a `status` that ends DONE, a `selfLink` to poll) is long-running too;
+    providers generated before build.py knew it say so here."""
+    return {"status", "selfLink", "targetLink", "operationType"} <= schema.get("properties", {}).keys()
+
+
 def service_from_json(provider: str, data: dict[str, Any]) -> Service:
     svc = Service(
         name=data["name"],
@@ -149,7 +155,7 @@ def service_from_json(provider: str, data: dict[str, Any]) -> Service:
                 response_schema=m.get("resp"),
                 object_key=m.get("key"),
                 paging=m.get("paging", False),
-                returns_operation=m.get("lro", False),
+                returns_operation=m.get("lro", False) or _compute_operation(svc.schema(m.get("resp"))),
                 raw=m.get("raw", False),
             )
         svc.resources[rname] = res
