@@ -954,7 +954,7 @@ class Api:
                          op_error: GoogleError | None, target: str = "", target_id: Any = None) -> dict[str, Any]:
         svc = self.index.router(match.route.service).service
         if match.route.method.response_schema and is_compute_operation(svc.schema(match.route.method.response_schema)):
-            return self._start_compute_operation(match, verb, target or match.resource_path, target_id, op_error)
+            return self._start_compute_operation(match, target or match.resource_path, target_id, op_error)
         segs = match.segments
         if len(segs) >= 4 and segs[0] == "projects" and segs[2] == "locations":
             parent = "/".join(segs[:4])
@@ -982,7 +982,7 @@ class Api:
             self.store.operations[name] = op
         return op.render()
 
-    def _start_compute_operation(self, match: Match, verb: str, target: str, target_id: Any,
+    def _start_compute_operation(self, match: Match, target: str, target_id: Any,
                                  op_error: GoogleError | None) -> dict[str, Any]:
         """Compute's Operation: kind compute#operation, a `status` that ends DONE, a `selfLink` to poll."""
         segs = match.segments
@@ -997,7 +997,7 @@ class Api:
         path = f"projects/{project}/{scope}/operations/{name}"
         fields: dict[str, Any] = {
             "kind": "compute#operation", "id": str(number * 7919 % 10**19), "name": name,
-            "operationType": verb, "targetLink": self.self_link(service, target), "status": "PENDING",
+            "operationType": match.route.method.discovery_id.rsplit(".", 1)[-1], "targetLink": self.self_link(service, target), "status": "PENDING",
             "user": f"skyql-emulator@{project}.iam.gserviceaccount.com", "progress": 0,
             "insertTime": stamp, "startTime": stamp, "selfLink": self.self_link(service, path),
         }
