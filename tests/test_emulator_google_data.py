@@ -72,6 +72,29 @@ def test_aggregated_list_of_subnetworks_is_by_region_and_holds_created_ones(emul
     assert page["items"]["regions/us-east1"]["subnetworks"][0]["name"] == "east"
 
 
+def test_a_project_only_compute_query_reads_every_zone_through_the_aggregated_list(session, emulator):
+    rows = session.execute("SELECT name, status, zone FROM google.compute.instances "
+                           "WHERE project = 'demo-project'").rows
+    assert len(rows) == 15
+    zones = sorted({zone.rsplit("/", 1)[-1] for _, _, zone in rows})
+    assert zones == ["asia-east1-a", "europe-west4-a", "us-central1-a"]
+    calls = [r["path"] for r in emulator.requests if r["path"] != "/token"]
+    assert calls == ["/compute/v1/projects/demo-project/aggregated/instances"]
+
+
+def test_a_project_only_compute_query_follows_aggregated_pages_to_the_end(emulator, key_file):
+    from skyql.session import Options
+    from tests.support import auth_for
+
+    with Session(Options(auth=auth_for(key_file), endpoints={"google": emulator.url}, page_size=4)) as sess:
+        emulator.clear_log()
+        counted = sess.execute("SELECT count(*), count(DISTINCT selfLink) FROM google.compute.instances "
+                               "WHERE project = 'demo-project'").rows
+    assert counted == [(15, 15)]
+    pages = [r for r in emulator.requests if r["path"].endswith("/aggregated/instances")]
+    assert len(pages) == 4
+
+
 # -- names -------------------------------------------------------------------------------------------------
 
 

@@ -242,7 +242,7 @@ class ServiceRouter:
             if owner is not None and owner.location == "query" and owner.required:
                 spec.owner_param = owner.name
         if spec.list is not None and spec.items_key is None and spec.key.split("/")[-2:-1] == ["aggregated"]:
-            spec.aggregated = _scoped_key(svc, spec.list)
+            spec.aggregated = spec.list.scoped_key
         parts = ["[^/]+" if seg == "{}" else re.escape(seg) for seg in spec.key.split("/")]
         spec.regex = re.compile("/".join(parts))
 
@@ -277,14 +277,6 @@ class ServiceRouter:
 def is_compute_operation(schema: dict) -> bool:
     """Compute's Operation: no `done`, but a `status` that ends DONE, a `selfLink` to poll and a `targetLink`."""
     return {"status", "selfLink", "targetLink", "operationType"} <= schema.get("properties", {}).keys()
-
-
-def _scoped_key(svc: Service, method: Method) -> str | None:
-    """`instances` for InstanceAggregatedList: items is a map of scope -> InstancesScopedList {instances: [...]}."""
-    items = svc.schema(method.response_schema).get("properties", {}).get("items", {})
-    scoped = svc.resolve(items.get("additionalProperties", {}))
-    arrays = [k for k, p in scoped.get("properties", {}).items() if p.get("type") == "array"]
-    return arrays[0] if len(arrays) == 1 else None
 
 
 def _schema_name(svc: Service, method: Method) -> str | None:
