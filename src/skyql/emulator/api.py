@@ -310,7 +310,7 @@ class Api:
 
     def fill(self, service: str, spec: CollectionSpec, coll: Collection, count: int, owner: str | None = None) -> None:
         """Add `count` generated items; deterministic for (seed, service, collection, items already there)."""
-        rng = Random(f"{self.config.seed}|{service}|{coll.key}|{len(coll)}|{owner or ''}")
+        rng = Random(f"{self.config.seed}|{service}|{coll.key}|{len(coll)}" + (f"|{owner}" if owner else ""))
         segs = coll.key.split("/")
         project = owner or (segs[1] if len(segs) > 1 and segs[0] == "projects" else self.config.project)
         if coll.key == "projects":
@@ -609,7 +609,7 @@ class Api:
         coll = self.collection(match.route.service, spec, match.collection_path)
         raw = coll.items.get(self._item_key(match, spec, coll))
         if raw is None:
-            word = spec.name_word or spec.singular
+            word = spec.name_word if spec.name_keyed else spec.singular
             raise not_found(f'{word[:1].upper()}{word[1:]} "{match.resource_path}" was not found.')
         return coll, raw
 
