@@ -132,7 +132,11 @@ def test_demo_project_has_named_networks_firewalls_subnetworks_instances_and_dis
     status = column(session, "SELECT status FROM google.compute.instances WHERE project = 'demo-project' "
                               "AND zone = 'us-central1-a' AND instance = 'instance-2'")
     assert len(status) == 1 and status[0].isupper()
-    assert names("networks").count("network-1") == 1
+    joined = session.execute(
+        "SELECT s.name, n.name FROM google.compute.subnetworks s JOIN google.compute.networks n "
+        "ON s.network = n.selfLink WHERE s.project = 'demo-project' AND s.region = 'us-central1' "
+        "AND n.project = 'demo-project'").rows
+    assert joined == [(f"subnetwork-{i}", "network-1") for i in range(1, 6)], "seeded items point at each other"
     assert column(session, "SELECT name FROM google.compute.networks WHERE project = 'other-project'") == []
 
 

@@ -351,6 +351,8 @@ class Api:
                 if pool:
                     variants.append(obj)
             self._identify(service, spec, obj, coll.key, item_id, project, rng)
+            if service == "compute":
+                self._compute_references(spec, obj, coll.key, i)
             if owner is not None:
                 coll.owners[item_id] = owner
             coll.put(item_id, obj)
@@ -400,6 +402,8 @@ class Api:
         if _is_service_accounts(spec):
             obj["email"] = item_id
             obj["name"] = f"{coll_path}/{item_id}"
+            if not obj.get("displayName") or obj["displayName"].startswith("service-account-"):
+                obj["displayName"] = item_id.split("@", 1)[0]
             obj["uniqueId"] = str(rng.randrange(10**20, 10**21))
             obj.pop("disabled", None)  # absent unless disabled, as Google answers
             if "oauth2ClientId" in props:
@@ -411,6 +415,27 @@ class Api:
                     obj[key] = self.self_link(service, "/".join(segs[:4]))
             if "region" in props and len(segs) > 3 and segs[2] == "zones":
                 obj["region"] = self.self_link(service, f"projects/{segs[1]}/regions/{segs[3].rsplit('-', 1)[0]}")
+
+    def _compute_references(self, spec: CollectionSpec, obj: dict[str, Any], coll_path: str, index: int) -> None:
+        """Seeded compute items point at seeded neighbours, as URLs: a subnetwork's network, an instance's
+        machine type; CIDR ranges that read as ranges."""
+        props = spec.schema.get("properties", {})
+        segs = coll_path.split("/")
+        if len(segs) < 3 or segs[0] != "projects":
+            return
+        project = segs[1]
+        zone = segs[3] if segs[2] == "zones" and len(segs) > 3 else None
+        region = segs[3] if segs[2] == "regions" and len(segs) > 3 else (zone.rsplit("-", 1)[0] if zone else None)
+        refs = {"network": f"projects/{project}/global/networks/network-1"}
+        if region:
+            refs["subnetwork"] = f"projects/{project}/regions/{region}/subnetworks/subnetwork-1"
+        if zone:
+            refs["machineType"] = f"projects/{project}/zones/{zone}/machineTypes/e2-medium"
+        for key, path in refs.items():
+            if props.get(key, {}).get("type") == "string" and key in obj:
+                obj[key] = self.self_link("compute", path)
+        if "ipCidrRange" in obj:
+            obj["ipCidrRange"] = f"10.{index % 250 + 1}.0.0/20"
 
     def _identify_project(self, spec: CollectionSpec, obj: dict[str, Any], project: str, number: str) -> None:
         """The default project as compute and Resource Manager show it: id, number, parent, an ACTIVE state."""
