@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from skyql.emulator import Emulator
+from skyql.errors import ApiError
 from skyql.session import Session
 from tests.mutation_support import cleared, module_session
 
@@ -176,3 +177,24 @@ def test_the_same_seed_gives_the_same_compute_data(emulator, access_token, tmp_p
         mine = get(emulator, access_token, path)
         theirs = httpx.get(other.url + path).json()
         assert mine == theirs
+
+
+def test_stopping_and_starting_an_instance_moves_its_status(session, emulator):
+    where = "@project = 'ops-project', @zone = 'us-central1-a', @instance = 'web-1'"
+    session.execute("INSERT INTO google.compute.instances (project, zone, data__name, data__machineType) "
+                    "SELECT 'ops-project', 'us-central1-a', 'web-1', 'zones/us-central1-a/machineTypes/e2-small'")
+
+    def status() -> str:
+        return column(session, "SELECT status FROM google.compute.instances WHERE project = 'ops-project' "
+                               "AND zone = 'us-central1-a' AND instance = 'web-1'")[0]
+
+    stopped = session.execute(f"EXEC /*+ AWAIT */ google.compute.instances.stop {where}")
+    assert "finished" in stopped.message and status() == "STOPPED"
+    op = dict(zip(stopped.columns, stopped.rows[0], strict=True))
+    assert op["operationType"] == "stop" and op["status"] == "DONE"
+    assert op["targetLink"].endswith("/projects/ops-project/zones/us-central1-a/instances/web-1")
+    session.execute(f"EXEC /*+ AWAIT */ google.compute.instances.start {where}")
+    assert status() == "RUNNING"
+    with pytest.raises(ApiError, match="404"):
+        session.execute("EXEC google.compute.instances.stop @project = 'ops-project', @zone = 'us-central1-a', "
+                        "@instance = 'missing'")

@@ -62,7 +62,7 @@ VERB_STATES = {
     "pause": ("PAUSED",),
     "resume": ("RUNNING", "ACTIVE", "ENABLED"),
     "start": ("RUNNING", "STARTING", "ACTIVE"),
-    "stop": ("STOPPED", "STOPPING"),
+    "stop": ("STOPPED", "TERMINATED", "STOPPING"),
     "suspend": ("SUSPENDED",),
     "enable": ("ENABLED", "ACTIVE"),
     "disable": ("DISABLED",),
@@ -852,9 +852,22 @@ class Api:
         method = match.route.method
         item: dict[str, Any] | None = None
         coll: Collection | None = None
+        item_key, item_path = match.item_id or "", match.resource_path
         if spec is not None and match.item_id is not None and len(match.segments) > 2:
             coll, raw = self._item(match, spec)
             item = json.loads(raw)
+            item_key = self._item_key(match, spec, coll)
+        elif _is_literal_verb(match):
+            # compute's `.../instances/{instance}/stop`: the verb is a path segment after the item.
+            item_path = "/".join(match.segments[:-1])
+            coll_path, item_key = item_path.rsplit("/", 1)
+            spec = self.index.router(match.route.service).collection_for(coll_path)
+            if spec is not None and not spec.is_operations:
+                coll = self.collection(match.route.service, spec, coll_path)
+                raw_item = coll.items.get(item_key)
+                if raw_item is None:
+                    raise not_found(f"The resource '{item_path}' was not found")
+                item = json.loads(raw_item)
         if verb in ("getIamPolicy", "setIamPolicy", "testIamPermissions"):
             return self.iam(match, verb, body)
         if verb == "search" and spec is not None and match.item_id is None:
@@ -862,9 +875,9 @@ class Api:
             if found is not None:
                 return found
         if item is not None and coll is not None and spec is not None and verb in VERB_STATES:
-            self._move_state(match, spec, coll, item, verb)
+            self._move_state(item_path, spec, coll, item_key, item, verb)
         if self._returns_operation(match):
-            return self._start_operation(match, verb, None, None, op_error, target=match.resource_path,
+            return self._start_operation(match, verb, None, None, op_error, target=item_path,
                                          target_id=item.get("id") if item else None)
         return self._instance(match, method.response_schema)
 
@@ -887,33 +900,34 @@ class Api:
                     if all(str(_dotted(obj, f)).lower() == v.lower() for f, v in terms)]
         return {keys[0]: rows} if rows else {}
 
-    def _move_state(self, match: Match, spec: CollectionSpec, coll: Collection, item: dict[str, Any],
+    def _move_state(self, path: str, spec: CollectionSpec, coll: Collection, item_key: str, item: dict[str, Any],
                     verb: str) -> None:
-        if verb in ("enable", "disable") and "disabled" in spec.schema.get("properties", {}):
+        props = spec.schema.get("properties", {})
+        if verb in ("enable", "disable") and "disabled" in props:
             # A service account is enabled or not by a boolean, absent while false.
             item.pop("disabled", None)
             if verb == "disable":
                 item["disabled"] = True
             with self.store.lock:
-                coll.put(self._item_key(match, spec, coll), item)
+                coll.put(item_key, item)
             return
-        enum = spec.schema.get("properties", {}).get("state", {}).get("enum")
-        if not enum or "state" not in item:
+        field = "state" if "enum" in props.get("state", {}) else "status"  # compute's instances have `status`
+        enum = props.get(field, {}).get("enum")
+        if not enum or field not in item:
             return
-        if verb == "cancel" and str(item["state"]).endswith(TERMINAL):
-            raise GoogleError(400, f"Cannot cancel {match.resource_path}: it is already {item['state']}.",
-                              "FAILED_PRECONDITION")
+        if verb == "cancel" and str(item[field]).endswith(TERMINAL):
+            raise GoogleError(400, f"Cannot cancel {path}: it is already {item[field]}.", "FAILED_PRECONDITION")
         target = next((v for word in VERB_STATES[verb] for v in enum if v.endswith(word)), None)
         if target is None:
             return
         with self.store.lock:
-            item["state"] = target
-            if "updateTime" in item or "updateTime" in spec.schema.get("properties", {}):
+            item[field] = target
+            if "updateTime" in item or "updateTime" in props:
                 item["updateTime"] = now()
             if "etag" in item:
                 item.pop("etag")
                 item["etag"] = etag_of(item)
-            coll.put(match.item_id or "", item)
+            coll.put(item_key, item)
 
     def _instance(self, match: Match, schema_name: str | None) -> dict[str, Any]:
         segs = match.segments
@@ -1114,6 +1128,13 @@ def _is_service_accounts(spec: CollectionSpec) -> bool:
     """IAM v1 service accounts: known by their email, which the server makes from the client's accountId."""
     props = spec.schema.get("properties", {})
     return spec.literal == "serviceAccounts" and "email" in props and "uniqueId" in props
+
+
+def _is_literal_verb(match: Match) -> bool:
+    """A custom method whose verb is a literal path segment right after an item (compute's `/stop`)."""
+    lits = match.route.template.literals
+    return not match.route.template.verb and len(lits) > 2 and lits[-1] is not None and lits[-2] is None \
+        and lits[-3] is not None
 
 
 def _is_compute_wait(match: Match) -> bool:
