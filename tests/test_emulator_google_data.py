@@ -138,6 +138,10 @@ def test_demo_project_has_named_networks_firewalls_subnetworks_instances_and_dis
         "ON s.network = n.selfLink WHERE s.project = 'demo-project' AND s.region = 'us-central1' "
         "AND n.project = 'demo-project'").rows
     assert joined == [(f"subnetwork-{i}", "network-1") for i in range(1, 6)], "seeded items point at each other"
+    ips = session.execute("SELECT JSON_EXTRACT(networkInterfaces, '$[0].networkIP'), "
+                          "JSON_EXTRACT(networkInterfaces, '$[0].accessConfigs[0].natIP') "
+                          "FROM google.compute.instances WHERE project = 'demo-project' AND zone = 'us-central1-a'").rows
+    assert all(ip.count(".") == 3 and nat.count(".") == 3 for ip, nat in ips) and len({ip for ip, _ in ips}) == 5
     assert column(session, "SELECT name FROM google.compute.networks WHERE project = 'other-project'") == []
 
 

@@ -436,6 +436,28 @@ class Api:
                 obj[key] = self.self_link("compute", path)
         if "ipCidrRange" in obj:
             obj["ipCidrRange"] = f"10.{index % 250 + 1}.0.0/20"
+        if segs[2] == "regions" and "zone" in obj and "region" in props:
+            del obj["zone"]  # a regional disk has a region (and replica zones), no zone
+        if zone and "networkInterfaces" in props:
+            # What instance queries read most: the internal and external IP, the boot disk, the account.
+            nic = {"kind": "compute#networkInterface", "name": "nic0", "network": self.self_link("compute", refs["network"]),
+                   "subnetwork": self.self_link("compute", refs["subnetwork"]),
+                   "networkIP": f"10.{PLACES['zones'].index(zone) + 1 if zone in PLACES['zones'] else 9}.0.{index + 2}",
+                   "stackType": "IPV4_ONLY",
+                   "accessConfigs": [{"kind": "compute#accessConfig", "name": "External NAT", "type": "ONE_TO_ONE_NAT",
+                                      "natIP": f"34.{index % 200 + 10}.{len(zone)}.{index + 20}",
+                                      "networkTier": "PREMIUM"}]}
+            obj["networkInterfaces"] = [nic]
+            if "disks" in props:
+                obj["disks"] = [{"kind": "compute#attachedDisk", "type": "PERSISTENT", "mode": "READ_WRITE",
+                                 "boot": True, "autoDelete": True, "deviceName": obj.get("name", "disk"), "index": 0,
+                                 "diskSizeGb": "10", "interface": "SCSI",
+                                 "source": self.self_link("compute", f"projects/{project}/zones/{zone}/disks/"
+                                                                     f"{obj.get('name', 'disk')}")}]
+            if "serviceAccounts" in props:
+                obj["serviceAccounts"] = [{
+                    "email": f"{project_number(project)}-compute@developer.gserviceaccount.com",
+                    "scopes": ["https://www.googleapis.com/auth/cloud-platform"]}]
 
     def _identify_project(self, spec: CollectionSpec, obj: dict[str, Any], project: str, number: str) -> None:
         """The default project as compute and Resource Manager show it: id, number, parent, an ACTIVE state."""
