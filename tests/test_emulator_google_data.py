@@ -202,3 +202,15 @@ def test_stopping_and_starting_an_instance_moves_its_status(session, emulator):
     with pytest.raises(ApiError, match="404"):
         session.execute("EXEC google.compute.instances.stop @project = 'ops-project', @zone = 'us-central1-a', "
                         "@instance = 'missing'")
+
+
+def test_populated_and_added_buckets_list_under_the_default_project():
+    with Emulator(require_auth=False) as emu:
+        assert emu.populate("storage", "b", 3) == 8, "5 seeded, 3 more"
+        emu.add("storage", "b", {"name": "hand-made-bucket"})
+        page = httpx.get(f"{emu.url}/storage/v1/b", params={"project": "demo-project"}).json()
+        names = [b["name"] for b in page["items"]]
+        assert len(names) == 9 and names[-1] == "hand-made-bucket"
+        assert httpx.get(f"{emu.url}/storage/v1/b", params={"project": "other"}).json() == {}
+        missing = httpx.get(f"{emu.url}/storage/v1/b")
+        assert missing.status_code == 400 and "project" in missing.json()["error"]["message"]

@@ -496,8 +496,10 @@ class Api:
         path = collection_path.strip("/")
         spec = self.spec_for(service, path)
         with self.store.lock:
-            coll = self.store.create_collection(service, path)
-            self.fill(service, spec, coll, count)
+            coll = self.collection(service, spec, path) if spec.owner_param else \
+                self.store.create_collection(service, path)
+            # Root collections listed per project (buckets) are filled for the default project.
+            self.fill(service, spec, coll, count, owner=self.config.project if spec.owner_param else None)
             return len(coll)
 
     def add(self, service: str, collection_path: str, item: dict[str, Any]) -> dict[str, Any]:
@@ -518,6 +520,8 @@ class Api:
                 obj["name"] = f"{path}/{item_id}" if spec.full_names else item_id
             if spec.id_field:
                 obj.setdefault(spec.id_field, item_id)
+            if spec.owner_param:
+                coll.owners[item_id] = self.config.project
             coll.put(item_id, obj)
         return obj
 
