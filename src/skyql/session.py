@@ -375,6 +375,8 @@ class Session:
         return partitions
 
     async def _fetch_one(self, fetcher: Any, fetch: Fetch) -> None:
+        from skyql.fetch.build import aggregated_rows
+
         engine = self.engine
         resource = fetch.resource
         # Path parameters of every SELECT method, plus the query parameters this statement gives (filter, ...).
@@ -389,12 +391,15 @@ class Session:
             return
         requests = self.requests_for(fetch, partitions)
         key = None if fetch.method.raw else fetch.method.object_key
+        scoped = None if fetch.method.raw else fetch.method.scoped_key
+        if scoped:
+            key = "$." + scoped  # an aggregatedList's pages are flattened to plain list pages below
         try:
             # aclosing: a LIMIT that stops early cancels the requests still in flight at once.
             async with contextlib.aclosing(fetcher.pages(requests, fetch.key, limit=fetch.limit)) as pages:
                 async for page in pages:
-                    engine.load_page(fetch.key, page.body, key, page.partition, status=page.status,
-                                     number=page.number)
+                    body = aggregated_rows(page.body, scoped) if scoped else page.body
+                    engine.load_page(fetch.key, body, key, page.partition, status=page.status, number=page.number)
                     if self.progress is not None:
                         self.progress("page", resource=fetch.resource.id, number=page.number)
             engine.flush(fetch.key)

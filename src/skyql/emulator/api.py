@@ -35,7 +35,7 @@ from skyql.emulator.generate import (
 )
 from skyql.emulator.listfilter import parse_filter
 from skyql.emulator.resolve import ServiceIndex
-from skyql.emulator.routing import CollectionSpec, Match, ServiceRouter
+from skyql.emulator.routing import CollectionSpec, Match, ServiceRouter, is_compute_operation
 from skyql.emulator.status import GoogleError, bad_request, not_found
 from skyql.emulator.store import Collection, Operation, Store, dumps, page_token, read_page_token
 from skyql.errors import NotFoundError, did_you_mean
@@ -62,7 +62,7 @@ VERB_STATES = {
     "pause": ("PAUSED",),
     "resume": ("RUNNING", "ACTIVE", "ENABLED"),
     "start": ("RUNNING", "STARTING", "ACTIVE"),
-    "stop": ("STOPPED", "STOPPING"),
+    "stop": ("STOPPED", "TERMINATED", "STOPPING"),
     "suspend": ("SUSPENDED",),
     "enable": ("ENABLED", "ACTIVE"),
     "disable": ("DISABLED",),
@@ -173,8 +173,12 @@ class Api:
         body = self._body(match, req) if method.request_schema else {}
         if spec is not None and spec.is_operations:
             return self._operation_call(match, action, spec)
+        if _is_compute_wait(match):
+            return self._compute_wait(match)
         if action == "list" and spec is not None and spec.items_key:
             return self.list(match, spec, req.query)
+        if action == "list" and spec is not None and spec.aggregated:
+            return self.aggregated(match, spec, req.query)
         if action == "get" and spec is not None:
             return self.get(match, spec)
         if action in ("create", "create_at") and spec is not None:
@@ -187,7 +191,7 @@ class Api:
             return self.singleton(match)
         if action == "singleton_update":
             return self.singleton(match, body, req.query)
-        return self.custom(match, spec, body, op_error)
+        return self.custom(match, spec, body, op_error, req.query)
 
     # ----- request checks ----------------------------------------------------------------------------
 
@@ -268,17 +272,31 @@ class Api:
             coll = self.store.collection(service, path)
             if coll is None:
                 coll = self.store.create_collection(service, path)
-                if self._is_default_parent(service, path):
+                if path == "projects" and spec.get is not None:
+                    # A root `projects` collection (compute.projects, cloudresourcemanager): the default project.
+                    self.fill(service, spec, coll, 1)
+                elif spec.owner_param:
+                    self.fill(service, spec, coll, self.config.rows, owner=self.config.project)
+                elif self._is_default_parent(service, path):
                     self.fill(service, spec, coll, self.config.rows)
             return coll
 
     def _is_default_parent(self, service: str, path: str) -> bool:
         segs = path.split("/")
         parent = segs[:-1]
+        if len(parent) == 2 and parent[0] != "projects":
+            # Under an item of a root collection listed per project (storage's `b/{bucket}/o`): its owner's.
+            router = self.index.router(service)
+            spec = router.collection_for(parent[0])
+            if spec is None or not spec.owner_param:
+                return False
+            return self.collection(service, spec, parent[0]).owners.get(parent[1]) == self.config.project
         if len(parent) < 2 or parent[0] != "projects" or parent[1] != self.config.project:
             return False
         if len(parent) == 2:
             return True
+        if len(parent) == 3 and parent[2] == "global":
+            return True  # compute's global collections: projects/p/global/networks
         if len(parent) == 4 and parent[2] in PLACES:
             return parent[3] in PLACES[parent[2]]
         if len(parent) >= 4:
@@ -290,11 +308,13 @@ class Api:
             return parent[-1] in self.collection(service, spec, parent_path)
         return False
 
-    def fill(self, service: str, spec: CollectionSpec, coll: Collection, count: int) -> None:
+    def fill(self, service: str, spec: CollectionSpec, coll: Collection, count: int, owner: str | None = None) -> None:
         """Add `count` generated items; deterministic for (seed, service, collection, items already there)."""
-        rng = Random(f"{self.config.seed}|{service}|{coll.key}|{len(coll)}")
+        rng = Random(f"{self.config.seed}|{service}|{coll.key}|{len(coll)}" + (f"|{owner}" if owner else ""))
         segs = coll.key.split("/")
-        project = segs[1] if len(segs) > 1 and segs[0] == "projects" else self.config.project
+        project = owner or (segs[1] if len(segs) > 1 and segs[0] == "projects" else self.config.project)
+        if coll.key == "projects":
+            count = 0 if project in coll else min(count, 1)
         location = segs[3] if len(segs) > 3 and segs[2] in PLACES else "us-central1"
         places = PLACES.get(spec.literal) if len(segs) == 3 else None
         if places:
@@ -307,7 +327,12 @@ class Api:
         start = len(coll)
         for n in range(count):
             i = start + n
-            item_id = places[i] if places and i < len(places) else self._new_id(spec, rng, coll)
+            if coll.key == "projects":
+                item_id = project
+            elif places and i < len(places):
+                item_id = places[i]
+            else:
+                item_id = self._new_id(spec, rng, coll, project, owned=owner is not None)
             ctx = ItemContext(
                 index=i, item_id=item_id, name=f"{coll.key}/{item_id}", project=project,
                 location=item_id if places else location, singular=spec.singular, service=service,
@@ -325,9 +350,28 @@ class Api:
                 obj = gen.item(spec.schema, rng, ctx, full_names=spec.full_names, id_field=spec.id_field)
                 if pool:
                     variants.append(obj)
+            self._identify(service, spec, obj, coll.key, item_id, project, rng)
+            if service == "compute":
+                self._compute_references(spec, obj, coll.key, i)
+            if owner is not None:
+                coll.owners[item_id] = owner
             coll.put(item_id, obj)
 
-    def _new_id(self, spec: CollectionSpec, rng: Random, coll: Collection) -> str:
+    def _new_id(self, spec: CollectionSpec, rng: Random, coll: Collection, project: str | None = None,
+                owned: bool = False) -> str:
+        project = project or self.config.project
+        if spec.name_keyed or _is_service_accounts(spec):
+            # Names as people choose them: network-1, instance-2; bucket-demo-project-1 (bucket names are global).
+            word = snake_case(spec.name_word or spec.singular).replace("_", "-").removesuffix("s-id")
+            word = "service-account" if _is_service_accounts(spec) else word
+            n = len(coll) + 1
+            while True:
+                item_id = f"{word}-{project}-{n}" if owned else f"{word}-{n}"
+                if _is_service_accounts(spec):
+                    item_id = f"{item_id}@{project}.iam.gserviceaccount.com"
+                if item_id not in coll:
+                    return item_id
+                n += 1
         while True:
             if spec.id_param or spec.id_field:
                 sep = "_" if spec.id_field else "-"
@@ -337,6 +381,104 @@ class Api:
                 item_id = str(rng.randrange(10**18, 9 * 10**18))
             if item_id not in coll:
                 return item_id
+
+    def _identify(self, service: str, spec: CollectionSpec, obj: dict[str, Any], coll_path: str, item_id: str,
+                  project: str, rng: Random) -> None:
+        """Identity fields that must agree with the item's place: selfLink, projectId/Number, a bucket's id."""
+        props = spec.schema.get("properties", {})
+        number = project_number(project)
+        if spec.name_keyed and "name" in props:
+            obj["name"] = item_id
+        if spec.name_keyed and "id" in props and props["id"].get("format") not in ("uint64", "int64"):
+            obj["id"] = item_id  # storage: "For buckets, the id and name properties are the same."
+        if "selfLink" in props:
+            obj["selfLink"] = self.self_link(service, f"{coll_path}/{item_id}")
+        if "projectNumber" in props:
+            obj["projectNumber"] = number
+        if "projectId" in props:
+            obj["projectId"] = project
+        if coll_path == "projects" and spec.get is not None:
+            self._identify_project(spec, obj, project, number)
+        if _is_service_accounts(spec):
+            obj["email"] = item_id
+            obj["name"] = f"{coll_path}/{item_id}"
+            if not obj.get("displayName") or obj["displayName"].startswith("service-account-"):
+                obj["displayName"] = item_id.split("@", 1)[0]
+            obj["uniqueId"] = str(rng.randrange(10**20, 10**21))
+            obj.pop("disabled", None)  # absent unless disabled, as Google answers
+            if "oauth2ClientId" in props:
+                obj["oauth2ClientId"] = obj["uniqueId"]
+        if service == "compute":
+            segs = coll_path.split("/")
+            for key, kind in (("zone", "zones"), ("region", "regions")):
+                if key in props and len(segs) > 3 and segs[2] == kind:
+                    obj[key] = self.self_link(service, "/".join(segs[:4]))
+            if "region" in props and len(segs) > 3 and segs[2] == "zones":
+                obj["region"] = self.self_link(service, f"projects/{segs[1]}/regions/{segs[3].rsplit('-', 1)[0]}")
+
+    def _compute_references(self, spec: CollectionSpec, obj: dict[str, Any], coll_path: str, index: int) -> None:
+        """Seeded compute items point at seeded neighbours, as URLs: a subnetwork's network, an instance's
+        machine type; CIDR ranges that read as ranges."""
+        props = spec.schema.get("properties", {})
+        segs = coll_path.split("/")
+        if len(segs) < 3 or segs[0] != "projects":
+            return
+        project = segs[1]
+        zone = segs[3] if segs[2] == "zones" and len(segs) > 3 else None
+        region = segs[3] if segs[2] == "regions" and len(segs) > 3 else (zone.rsplit("-", 1)[0] if zone else None)
+        refs = {"network": f"projects/{project}/global/networks/network-1"}
+        if region:
+            refs["subnetwork"] = f"projects/{project}/regions/{region}/subnetworks/subnetwork-1"
+        if zone:
+            refs["machineType"] = f"projects/{project}/zones/{zone}/machineTypes/e2-medium"
+        for key, path in refs.items():
+            if props.get(key, {}).get("type") == "string" and key in obj:
+                obj[key] = self.self_link("compute", path)
+        if "ipCidrRange" in obj:
+            obj["ipCidrRange"] = f"10.{index % 250 + 1}.0.0/20"
+        if segs[2] == "regions" and "zone" in obj and "region" in props:
+            del obj["zone"]  # a regional disk has a region (and replica zones), no zone
+        if zone and "networkInterfaces" in props:
+            # What instance queries read most: the internal and external IP, the boot disk, the account.
+            nic = {"kind": "compute#networkInterface", "name": "nic0", "network": self.self_link("compute", refs["network"]),
+                   "subnetwork": self.self_link("compute", refs["subnetwork"]),
+                   "networkIP": f"10.{PLACES['zones'].index(zone) + 1 if zone in PLACES['zones'] else 9}.0.{index + 2}",
+                   "stackType": "IPV4_ONLY",
+                   "accessConfigs": [{"kind": "compute#accessConfig", "name": "External NAT", "type": "ONE_TO_ONE_NAT",
+                                      "natIP": f"34.{index % 200 + 10}.{len(zone)}.{index + 20}",
+                                      "networkTier": "PREMIUM"}]}
+            obj["networkInterfaces"] = [nic]
+            if "disks" in props:
+                obj["disks"] = [{"kind": "compute#attachedDisk", "type": "PERSISTENT", "mode": "READ_WRITE",
+                                 "boot": True, "autoDelete": True, "deviceName": obj.get("name", "disk"), "index": 0,
+                                 "diskSizeGb": "10", "interface": "SCSI",
+                                 "source": self.self_link("compute", f"projects/{project}/zones/{zone}/disks/"
+                                                                     f"{obj.get('name', 'disk')}")}]
+            if "serviceAccounts" in props:
+                obj["serviceAccounts"] = [{
+                    "email": f"{project_number(project)}-compute@developer.gserviceaccount.com",
+                    "scopes": ["https://www.googleapis.com/auth/cloud-platform"]}]
+
+    def _identify_project(self, spec: CollectionSpec, obj: dict[str, Any], project: str, number: str) -> None:
+        """The default project as compute and Resource Manager show it: id, number, parent, an ACTIVE state."""
+        props = spec.schema.get("properties", {})
+        if spec.full_names and "name" in props:
+            obj["name"] = f"projects/{number}"  # Resource Manager v3 names a project by its number
+        if "id" in props and props["id"].get("format") in ("uint64", "int64"):
+            obj["id"] = number
+        if "parent" in props and props["parent"].get("type") == "string":
+            obj["parent"] = f"organizations/{project_number('organization')}"
+        if "displayName" in props:
+            obj["displayName"] = project
+        for key in ("state", "lifecycleState"):
+            if key in props and "ACTIVE" in props[key].get("enum", ()):
+                obj[key] = "ACTIVE"
+        if "defaultServiceAccount" in props:
+            obj["defaultServiceAccount"] = f"{number}-compute@developer.gserviceaccount.com"
+
+    def self_link(self, service: str, path: str) -> str:
+        svc = self.index.router(service).service
+        return f"{svc.root_url}{svc.service_path}{path}"
 
     def spec_for(self, service: str, collection_path: str) -> CollectionSpec:
         """The collection spec of a concrete path (`projects/p/jobs`), or a NotFoundError naming the known ones."""
@@ -354,8 +496,10 @@ class Api:
         path = collection_path.strip("/")
         spec = self.spec_for(service, path)
         with self.store.lock:
-            coll = self.store.create_collection(service, path)
-            self.fill(service, spec, coll, count)
+            coll = self.collection(service, spec, path) if spec.owner_param else \
+                self.store.create_collection(service, path)
+            # Root collections listed per project (buckets) are filled for the default project.
+            self.fill(service, spec, coll, count, owner=self.config.project if spec.owner_param else None)
             return len(coll)
 
     def add(self, service: str, collection_path: str, item: dict[str, Any]) -> dict[str, Any]:
@@ -376,6 +520,8 @@ class Api:
                 obj["name"] = f"{path}/{item_id}" if spec.full_names else item_id
             if spec.id_field:
                 obj.setdefault(spec.id_field, item_id)
+            if spec.owner_param:
+                coll.owners[item_id] = self.config.project
             coll.put(item_id, obj)
         return obj
 
@@ -388,13 +534,18 @@ class Api:
         coll = self.collection(service, spec, match.collection_path)
         size = self._page_size(match.route.method, query)
         flt = (query.get("filter") or [""])[-1].strip()
-        scope = f"{service}|{coll.key}|{flt}"
+        owner = self._owner(spec, query)
+        equal = self._root_filters(match, spec, query)
+        scope = f"{service}|{coll.key}|{flt}|{owner or ''}|{sorted(equal.items())}"
         with self.store.lock:
-            if flt:
-                pred = parse_filter(flt)
-                ids = [item_id for item_id, obj in coll.objects() if pred(obj)]
+            if flt or equal:
+                pred = parse_filter(flt) if flt else (lambda obj: True)
+                ids = [item_id for item_id, obj in coll.objects()
+                       if pred(obj) and all(obj.get(k) == v for k, v in equal.items())]
             else:
                 ids = coll.ids
+            if owner is not None:
+                ids = [item_id for item_id in ids if coll.owners.get(item_id) == owner]
             token = (query.get("pageToken") or [""])[-1]
             offset = read_page_token(token, scope, ids) if token else 0
             chunk = ids[offset: offset + size]
@@ -416,6 +567,85 @@ class Api:
             out += b',"nextPageToken":"' + next_token.encode() + b'"'
         return out + b"}"
 
+    def _owner(self, spec: CollectionSpec, query: dict[str, list[str]]) -> str | None:
+        """The project a root collection is listed for (`b?project=p`); a 400 when it is missing."""
+        if not spec.owner_param:
+            return None
+        value = (query.get(spec.owner_param) or [""])[-1]
+        if not value:
+            raise bad_request(f"Required parameter: {spec.owner_param}", field=spec.owner_param)
+        return value
+
+    def _root_filters(self, match: Match, spec: CollectionSpec, query: dict[str, list[str]]) -> dict[str, str]:
+        """Query parameters of a root list that are fields of its items (`v3/projects?parent=...`)."""
+        if "/" in match.collection_path:
+            return {}
+        props = spec.schema.get("properties", {})
+        return {p.name: query[p.name][-1] for p in match.route.method.query_params
+                if p.name in query and p.name in props and p.name not in PAGE_SIZE_PARAMS and p.name != "filter"}
+
+    def aggregated(self, match: Match, spec: CollectionSpec, query: dict[str, list[str]]) -> dict[str, Any]:
+        """Compute's aggregatedList: the items of every zone (or region) of the project, keyed by scope, paged."""
+        service = match.route.service
+        project = match.segments[1]
+        key: str = spec.aggregated  # type: ignore[assignment]
+        scopes = self._scopes(service, spec, project)
+        flt = (query.get("filter") or [""])[-1].strip()
+        pred = parse_filter(flt) if flt else None
+        scope_key = f"{service}|{match.collection_path}|{flt}"
+        with self.store.lock:
+            flat: list[tuple[str, str]] = []
+            for scope, coll in scopes:
+                flat += [(scope, item_id) for item_id, obj in coll.objects() if pred is None or pred(obj)]
+            keys = [f"{scope}/{item_id}" for scope, item_id in flat]
+            token = (query.get("pageToken") or [""])[-1]
+            offset = read_page_token(token, scope_key, keys) if token else 0
+            size = self._page_size(match.route.method, query)
+            chunk = flat[offset: offset + size]
+            by_scope: dict[str, list[Any]] = {}
+            for scope, item_id in chunk:
+                by_scope.setdefault(scope, []).append(json.loads(dict(scopes)[scope].items[item_id]))
+        items: dict[str, Any] = {}
+        for scope, _ in scopes:
+            if scope in by_scope:
+                items[scope] = {key: by_scope[scope]}
+            else:
+                # Google's answer for a zone with nothing on this page.
+                items[scope] = {"warning": {
+                    "code": "NO_RESULTS_ON_PAGE",
+                    "message": f"There are no results for scope '{scope}' on this page.",
+                    "data": [{"key": "scope", "value": scope}]}}
+        out: dict[str, Any] = {"kind": f"compute#{spec.item_schema[:1].lower()}{spec.item_schema[1:]}"
+                               if spec.item_schema else "compute#aggregatedList",
+                               "id": match.collection_path, "items": items,
+                               "selfLink": self.self_link(service, match.collection_path)}
+        if offset + size < len(flat) and chunk:
+            out["nextPageToken"] = page_token(scope_key, offset + len(chunk), keys[offset + len(chunk) - 1])
+        return out
+
+    def _scopes(self, service: str, spec: CollectionSpec, project: str) -> list[tuple[str, Collection]]:
+        """(`zones/us-central1-a`, its collection) for every zone or region holding this kind of item."""
+        router = self.index.router(service)
+        with_global = "global" in (spec.list.description.lower() if spec.list else "")
+        out: list[tuple[str, Collection]] = []
+        for other in router.collections.values():
+            parts = other.key.split("/")
+            if other.literal != spec.literal or other is spec or parts[:2] != ["projects", "{}"]:
+                continue
+            if len(parts) == 5 and parts[2] in ("zones", "regions") and parts[3] == "{}":
+                kind = parts[2]
+                names = list(PLACES[kind]) if project == self.config.project else []
+                prefix = f"projects/{project}/{kind}/"
+                with self.store.lock:
+                    names += sorted({p[len(prefix):].split("/", 1)[0] for (s, p) in self.store.collections
+                                     if s == service and p.startswith(prefix) and p.endswith("/" + spec.literal)
+                                     and p.count("/") == 4})
+                for place in dict.fromkeys(names):
+                    out.append((f"{kind}/{place}", self.collection(service, other, f"{prefix}{place}/{spec.literal}")))
+            elif len(parts) == 4 and parts[2] == "global" and with_global:
+                out.append(("global", self.collection(service, other, f"projects/{project}/global/{spec.literal}")))
+        return out
+
     def _page_size(self, method: Method, query: dict[str, list[str]]) -> int:
         cap = self.config.page_size_cap
         for name in PAGE_SIZE_PARAMS:
@@ -428,10 +658,23 @@ class Api:
 
     def _item(self, match: Match, spec: CollectionSpec) -> tuple[Collection, bytes]:
         coll = self.collection(match.route.service, spec, match.collection_path)
-        raw = coll.items.get(match.item_id or "")
+        raw = coll.items.get(self._item_key(match, spec, coll))
         if raw is None:
-            raise not_found(f'{spec.singular[:1].upper()}{spec.singular[1:]} "{match.resource_path}" was not found.')
+            word = spec.name_word if spec.name_keyed else spec.singular
+            raise not_found(f'{word[:1].upper()}{word[1:]} "{match.resource_path}" was not found.')
         return coll, raw
+
+    def _item_key(self, match: Match, spec: CollectionSpec, coll: Collection) -> str:
+        """The stored id of the addressed item: as given, else an item known by another name for the same
+        thing (a service account by its uniqueId, a project by `projects/<number>`)."""
+        item_id = match.item_id or ""
+        if item_id in coll or not (_is_service_accounts(spec) or coll.key == "projects"):
+            return item_id
+        for key, obj in coll.objects():
+            if item_id in (obj.get("uniqueId"), obj.get("projectNumber"), obj.get("id")) \
+                    or obj.get("name") == match.resource_path:
+                return key
+        return item_id
 
     def get(self, match: Match, spec: CollectionSpec) -> bytes:
         return self._item(match, spec)[1]
@@ -451,10 +694,29 @@ class Api:
             param = method.param(spec.id_param)
             if item_id is None and param is not None and (param.required or param.description.startswith("Required")):
                 raise bad_request(f"{spec.id_param} is required.", field=snake_case(spec.id_param))
+        wrapper = _wrapped_item(svc, schema, spec)
+        if wrapper is not None:
+            # A request message around the item (iam's {accountId, serviceAccount: {...}}): unwrap it.
+            ids = {k: v for k, v in body.items() if k.endswith("Id") and isinstance(v, str) and v}
+            body = dict(body.get(wrapper) or {})
+            props = spec.schema.get("properties", {})
+            if item_id is None and len(ids) == 1:
+                item_id = next(iter(ids.values()))
+        owner = self._owner(spec, query)
         if item_id is None and spec.id_field and body.get(spec.id_field):
             item_id = str(body[spec.id_field])
         if item_id is None and isinstance(body.get("name"), str) and body["name"].startswith(coll_path + "/"):
             item_id = body["name"].rsplit("/", 1)[-1]
+        if spec.name_keyed and item_id is None:
+            name = body.get("name")
+            if not isinstance(name, str) or not name:
+                raise bad_request("Invalid value for field 'resource.name': ''. Must be a match of regex "
+                                  "'[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?': set the name of the new "
+                                  f"{spec.name_word or spec.singular}.", field="resource.name")
+            item_id = name.rsplit("/", 1)[-1]
+        if item_id is not None and _is_service_accounts(spec) and "@" not in item_id:
+            segs = coll_path.split("/")
+            item_id = f"{item_id}@{segs[1]}.iam.gserviceaccount.com"
         for key, prop in props.items():
             if description_says_required(prop) and key not in body and key != "name":
                 if key == spec.id_field and item_id:
@@ -469,9 +731,16 @@ class Api:
                 raise GoogleError(409, f'{spec.singular[:1].upper()}{spec.singular[1:]} "{name}" already exists.',
                                   "ALREADY_EXISTS")
             self._stamp_new(service, spec, obj, item_id, name)
+            segs = coll_path.split("/")
+            project = owner or (segs[1] if len(segs) > 1 and segs[0] == "projects" else self.config.project)
+            self._identify(service, spec, obj, coll_path, item_id, project,
+                           Random(f"{self.config.seed}|identify|{name}"))
+            if owner is not None:
+                coll.owners[item_id] = owner
             coll.put(item_id, obj)
-        if method.returns_operation:
-            return self._start_operation(match, "create", obj, spec.item_schema, op_error)
+        if self._returns_operation(match):
+            return self._start_operation(match, "create", obj, spec.item_schema, op_error,
+                                         target=f"{coll_path}/{item_id}", target_id=obj.get("id"))
         return obj
 
     def _stamp_new(self, service: str, spec: CollectionSpec, obj: dict[str, Any], item_id: str, name: str) -> None:
@@ -485,6 +754,13 @@ class Api:
         for key in ("createTime", "updateTime"):
             if key in props:
                 obj[key] = stamp
+        for key, prop in props.items():
+            if key not in obj and (is_output_only(prop) or key in ("timeCreated", "updated")) and (
+                    prop.get("format") == "date-time" or key == "creationTimestamp"):
+                obj[key] = stamp  # storage's timeCreated/updated, compute's creationTimestamp
+        for key, default in _CREATE_DEFAULTS.get(service, {}).items():
+            if key in props and key not in obj:
+                obj[key] = default
         state = props.get("state", {})
         if "enum" in state:
             obj["state"] = initial_state(state["enum"])
@@ -510,6 +786,13 @@ class Api:
         method = match.route.method
         svc = self.index.router(service).service
         props = spec.schema.get("properties", {})
+        req_schema = svc.schema(method.request_schema) if method.request_schema else {}
+        wrapper = _wrapped_item(svc, req_schema, spec)
+        if wrapper is not None:
+            # iam's PatchServiceAccountRequest {serviceAccount: {...}, updateMask}: the item and its mask.
+            if body.get("updateMask") and "updateMask" not in query:
+                query = {**query, "updateMask": [str(body["updateMask"])]}
+            body = dict(body.get(wrapper) or {})
         with self.store.lock:
             coll, raw = self._item(match, spec)
             current = json.loads(raw)
@@ -526,9 +809,10 @@ class Api:
             if "etag" in props:
                 new.pop("etag", None)
                 new["etag"] = etag_of(new)
-            coll.put(match.item_id or "", new)
-        if method.returns_operation:
-            return self._start_operation(match, "update", new, spec.item_schema, op_error)
+            coll.put(self._item_key(match, spec, coll), new)
+        if self._returns_operation(match):
+            return self._start_operation(match, method.discovery_id.rsplit(".", 1)[-1], new, spec.item_schema,
+                                         op_error, target=match.resource_path, target_id=new.get("id"))
         return new
 
     def _mask(self, method: Method, spec: CollectionSpec, svc: Any, query: dict[str, list[str]],
@@ -556,11 +840,13 @@ class Api:
 
     def delete(self, match: Match, spec: CollectionSpec, op_error: GoogleError | None) -> dict[str, Any]:
         with self.store.lock:
-            coll, _ = self._item(match, spec)
-            coll.delete(match.item_id or "")
+            coll, raw = self._item(match, spec)
+            target_id = json.loads(raw).get("id")
+            coll.delete(self._item_key(match, spec, coll))
             self.store.drop_below(match.route.service, match.resource_path)
-        if match.route.method.returns_operation:
-            return self._start_operation(match, "delete", None, None, op_error)
+        if self._returns_operation(match):
+            return self._start_operation(match, "delete", None, None, op_error, target=match.resource_path,
+                                         target_id=target_id)
         return {}
 
     def singleton(self, match: Match, body: dict[str, Any] | None = None,
@@ -587,41 +873,87 @@ class Api:
     # ----- custom methods, IAM, operations -------------------------------------------------------------
 
     def custom(self, match: Match, spec: CollectionSpec | None, body: dict[str, Any],
-               op_error: GoogleError | None) -> dict[str, Any]:
+               op_error: GoogleError | None, query: dict[str, list[str]] | None = None) -> dict[str, Any]:
         verb = match.route.template.verb or match.route.method.discovery_id.rsplit(".", 1)[-1]
         method = match.route.method
         item: dict[str, Any] | None = None
         coll: Collection | None = None
+        item_key, item_path = match.item_id or "", match.resource_path
         if spec is not None and match.item_id is not None and len(match.segments) > 2:
             coll, raw = self._item(match, spec)
             item = json.loads(raw)
+            item_key = self._item_key(match, spec, coll)
+        elif _is_literal_verb(match):
+            # compute's `.../instances/{instance}/stop`: the verb is a path segment after the item.
+            item_path = "/".join(match.segments[:-1])
+            coll_path, item_key = item_path.rsplit("/", 1)
+            spec = self.index.router(match.route.service).collection_for(coll_path)
+            if spec is not None and not spec.is_operations:
+                coll = self.collection(match.route.service, spec, coll_path)
+                raw_item = coll.items.get(item_key)
+                if raw_item is None:
+                    raise not_found(f"The resource '{item_path}' was not found")
+                item = json.loads(raw_item)
         if verb in ("getIamPolicy", "setIamPolicy", "testIamPermissions"):
             return self.iam(match, verb, body)
+        if verb == "search" and spec is not None and match.item_id is None:
+            found = self._search(match, spec, (query or {}).get("query", [""])[-1])
+            if found is not None:
+                return found
         if item is not None and coll is not None and spec is not None and verb in VERB_STATES:
-            self._move_state(match, spec, coll, item, verb)
-        if method.returns_operation:
-            return self._start_operation(match, verb, None, None, op_error)
+            self._move_state(item_path, spec, coll, item_key, item, verb)
+        if self._returns_operation(match):
+            return self._start_operation(match, verb, None, None, op_error, target=item_path,
+                                         target_id=item.get("id") if item else None)
         return self._instance(match, method.response_schema)
 
-    def _move_state(self, match: Match, spec: CollectionSpec, coll: Collection, item: dict[str, Any],
+    def _search(self, match: Match, spec: CollectionSpec, text: str) -> dict[str, Any] | None:
+        """`projects:search` (Resource Manager): the collection's items matching `query` (`id:p`, `parent:x`)."""
+        method = match.route.method
+        svc = self.index.router(match.route.service).service
+        props = svc.schema(method.response_schema).get("properties", {})
+        keys = [k for k, p in props.items() if p.get("type") == "array" and p.get("items", {}).get("$ref")
+                == spec.item_schema]
+        if len(keys) != 1:
+            return None
+        coll = self.collection(match.route.service, spec, match.collection_path)
+        terms = []
+        for term in re.findall(r"([\w.]+)\s*[:=]\s*(\"[^\"]*\"|\S+)", text):
+            field, value = term[0], term[1].strip('"')
+            terms.append((_SEARCH_FIELDS.get(field.lower(), field), value))
+        with self.store.lock:
+            rows = [obj for _, obj in coll.objects()
+                    if all(str(_dotted(obj, f)).lower() == v.lower() for f, v in terms)]
+        return {keys[0]: rows} if rows else {}
+
+    def _move_state(self, path: str, spec: CollectionSpec, coll: Collection, item_key: str, item: dict[str, Any],
                     verb: str) -> None:
-        enum = spec.schema.get("properties", {}).get("state", {}).get("enum")
-        if not enum or "state" not in item:
+        props = spec.schema.get("properties", {})
+        if verb in ("enable", "disable") and "disabled" in props:
+            # A service account is enabled or not by a boolean, absent while false.
+            item.pop("disabled", None)
+            if verb == "disable":
+                item["disabled"] = True
+            with self.store.lock:
+                coll.put(item_key, item)
             return
-        if verb == "cancel" and str(item["state"]).endswith(TERMINAL):
-            raise GoogleError(400, f"Cannot cancel {match.resource_path}: it is already {item['state']}.",
-                              "FAILED_PRECONDITION")
+        field = "state" if "enum" in props.get("state", {}) else "status"  # compute's instances have `status`
+        enum = props.get(field, {}).get("enum")
+        if not enum or field not in item:
+            return
+        if verb == "cancel" and str(item[field]).endswith(TERMINAL):
+            raise GoogleError(400, f"Cannot cancel {path}: it is already {item[field]}.", "FAILED_PRECONDITION")
         target = next((v for word in VERB_STATES[verb] for v in enum if v.endswith(word)), None)
         if target is None:
             return
         with self.store.lock:
-            item["state"] = target
-            if "updateTime" in item or "updateTime" in spec.schema.get("properties", {}):
+            item[field] = target
+            if "updateTime" in item or "updateTime" in props:
                 item["updateTime"] = now()
             if "etag" in item:
                 item.pop("etag")
                 item["etag"] = etag_of(item)
-            coll.put(match.item_id or "", item)
+            coll.put(item_key, item)
 
     def _instance(self, match: Match, schema_name: str | None) -> dict[str, Any]:
         segs = match.segments
@@ -676,8 +1008,18 @@ class Api:
         policy["etag"] = base64.b64encode(rng.randbytes(8)).decode()
         return policy
 
+    def _returns_operation(self, match: Match) -> bool:
+        method = match.route.method
+        if method.returns_operation:
+            return True
+        svc = self.index.router(match.route.service).service
+        return method.response_schema is not None and is_compute_operation(svc.schema(method.response_schema))
+
     def _start_operation(self, match: Match, verb: str, result: dict[str, Any] | None, schema: str | None,
-                         op_error: GoogleError | None) -> dict[str, Any]:
+                         op_error: GoogleError | None, target: str = "", target_id: Any = None) -> dict[str, Any]:
+        svc = self.index.router(match.route.service).service
+        if match.route.method.response_schema and is_compute_operation(svc.schema(match.route.method.response_schema)):
+            return self._start_compute_operation(match, target or match.resource_path, target_id, op_error)
         segs = match.segments
         if len(segs) >= 4 and segs[0] == "projects" and segs[2] == "locations":
             parent = "/".join(segs[:4])
@@ -705,6 +1047,45 @@ class Api:
             self.store.operations[name] = op
         return op.render()
 
+    def _start_compute_operation(self, match: Match, target: str, target_id: Any,
+                                 op_error: GoogleError | None) -> dict[str, Any]:
+        """Compute's Operation: kind compute#operation, a `status` that ends DONE, a `selfLink` to poll."""
+        segs = match.segments
+        service = match.route.service
+        project = segs[1] if len(segs) > 1 and segs[0] == "projects" else self.config.project
+        scope = f"{segs[2]}/{segs[3]}" if len(segs) > 3 and segs[2] in ("zones", "regions") else "global"
+        with self._lock:
+            self._op_counter += 1
+            number = self._op_counter
+        stamp = now()
+        name = f"operation-{number}-{hashlib.sha1(f'{self.config.seed}|{number}'.encode()).hexdigest()[:12]}"
+        path = f"projects/{project}/{scope}/operations/{name}"
+        fields: dict[str, Any] = {
+            "kind": "compute#operation", "id": str(number * 7919 % 10**19), "name": name,
+            "operationType": match.route.method.discovery_id.rsplit(".", 1)[-1], "targetLink": self.self_link(service, target), "status": "PENDING",
+            "user": f"skyql-emulator@{project}.iam.gserviceaccount.com", "progress": 0,
+            "insertTime": stamp, "startTime": stamp, "selfLink": self.self_link(service, path),
+        }
+        if target_id is not None:
+            fields["targetId"] = str(target_id)
+        if scope != "global":
+            fields[scope.split("/")[0][:-1]] = self.self_link(service, f"projects/{project}/{scope}")
+        op = Operation(name=path, metadata={}, done_after=self.config.operation_polls,
+                       error=op_error.rpc_status() if op_error else None, compute=fields)
+        with self.store.lock:
+            self.store.operations[path] = op
+        return op.render()
+
+    def _compute_wait(self, match: Match) -> dict[str, Any]:
+        """`POST .../operations/{operation}/wait`: compute's wait, answered when the operation is done."""
+        name = "/".join(match.segments[:-1])
+        with self.store.lock:
+            op = self.store.operations.get(name)
+            if op is None:
+                raise not_found(f"The resource '{name}' was not found")
+            op.polls = max(op.polls, op.done_after)
+            return op.render()
+
     def _operation_call(self, match: Match, action: str, spec: CollectionSpec) -> dict[str, Any] | bytes:
         """operations.get/list/delete/cancel/wait: one store for every service, keyed by operation name."""
         verb = match.route.template.verb
@@ -712,7 +1093,7 @@ class Api:
             if action == "list":
                 prefix = match.collection_path + "/"
                 ops = [op.render() for name, op in self.store.operations.items() if name.startswith(prefix)]
-                return {"operations": ops} if ops else {}
+                return {spec.items_key or "operations": ops} if ops else {}
             op = self.store.operations.get(match.resource_path)
             if op is None:
                 raise not_found(f"Operation {match.resource_path} was not found.")
@@ -749,3 +1130,46 @@ def initial_state(enum: list[str]) -> str:
 def _is_container(gen: Generator, prop: dict[str, Any]) -> bool:
     resolved = gen.service.resolve(prop)
     return resolved.get("type") in ("object", "array") or "properties" in resolved or "$ref" in prop
+
+
+# What Google fills in when a create leaves it out (a bucket with no location is a US multi-region one).
+_CREATE_DEFAULTS = {"storage": {"location": "US", "locationType": "multi-region", "storageClass": "STANDARD",
+                                "rpo": "DEFAULT"}}
+_SEARCH_FIELDS = {"id": "projectId", "projectid": "projectId", "name": "displayName", "displayname": "displayName",
+                  "lifecyclestate": "state"}
+
+
+def _dotted(obj: Any, path: str) -> Any:
+    for part in path.split("."):
+        obj = obj.get(part) if isinstance(obj, dict) else None
+    return obj
+
+
+def project_number(project: str) -> str:
+    """A project's number, the same wherever it appears (compute's project id, a bucket's projectNumber)."""
+    return str(10**11 + int(hashlib.sha256(project.encode()).hexdigest(), 16) % (9 * 10**11))
+
+
+def _is_service_accounts(spec: CollectionSpec) -> bool:
+    """IAM v1 service accounts: known by their email, which the server makes from the client's accountId."""
+    props = spec.schema.get("properties", {})
+    return spec.literal == "serviceAccounts" and "email" in props and "uniqueId" in props
+
+
+def _is_literal_verb(match: Match) -> bool:
+    """A custom method whose verb is a literal path segment right after an item (compute's `/stop`)."""
+    lits = match.route.template.literals
+    return not match.route.template.verb and len(lits) > 2 and lits[-1] is not None and lits[-2] is None \
+        and lits[-3] is not None
+
+
+def _is_compute_wait(match: Match) -> bool:
+    return match.segments[-1:] == ["wait"] and match.route.method.discovery_id.endswith("perations.wait")
+
+
+def _wrapped_item(svc: Any, schema: dict[str, Any], spec: CollectionSpec) -> str | None:
+    """The field of a request message that holds the item itself, when the request is not the item."""
+    if not spec.item_schema or schema is spec.schema or schema is svc.schema(spec.item_schema):
+        return None
+    found = [k for k, p in schema.get("properties", {}).items() if p.get("$ref") == spec.item_schema]
+    return found[0] if len(found) == 1 else None

@@ -22,6 +22,7 @@ ENVS = ("prod", "dev", "staging")
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED", "DONE", "COMPLETED", "DELETED", "TERMINATED")
 _FORMAT_REF = re.compile(r"`((?:projects|organizations|folders|billingAccounts)/[^`\s]*\{[^`\s]*)`")
 _PLACEHOLDER = re.compile(r"\{([^}]+)\}")
+_KIND = re.compile(r"\b([a-z]+#[A-Za-z]+)\b")
 
 
 def rfc3339(t: datetime) -> str:
@@ -179,8 +180,11 @@ class Generator:
                 return values[(ctx.state_offset + ctx.index) % len(values)]
             return rng.choice(values)
         fmt = prop.get("format")
-        if fmt == "google-datetime":
+        if fmt in ("google-datetime", "date-time") or key.endswith("Timestamp") and not fmt:
+            # compute's creationTimestamp and storage's timeCreated are RFC 3339 too.
             return rfc3339(self.time(key, rng, ctx))
+        if key == "kind" and (kind := _KIND.search(prop.get("description", ""))):
+            return kind.group(1)  # "Always compute#network for networks."
         if fmt == "google-duration":
             return f"{rng.randint(1, 86400)}s"
         if fmt in ("int64", "uint64"):
@@ -245,7 +249,7 @@ class Generator:
         """Times that read in order: created < started < ended <= updated."""
         base = ctx.created
         low = key.lower()
-        if low.startswith("create"):
+        if low.startswith("create") or low in ("timecreated", "creationtimestamp"):
             return base
         if low.startswith("start"):
             return base + timedelta(seconds=60 + ctx.index % 600)

@@ -103,6 +103,15 @@ class CollectionSpec:
     id_field: str | None = None
     singular: str = ""
     is_operations: bool = False
+    compute_operations: bool = False  # compute's Operation: `status` DONE instead of `done`
+    # The item is known by the client-chosen `name` in the create body (compute's networks, storage's buckets):
+    # the get path ends in `{network}`, not `{networksId}`, and the create path names no id.
+    name_keyed: bool = False
+    name_word: str = ""  # the get path's last parameter (`network`), for generated names
+    # A root collection listed per project by a query parameter (storage's `b?project=`): items have an owner.
+    owner_param: str | None = None
+    # An aggregated list (`projects/{}/aggregated/instances`): the array key inside each scope's entry.
+    aggregated: str | None = None
     regex: re.Pattern[str] | None = None
 
     def matches(self, path: str) -> bool:
@@ -197,6 +206,7 @@ class ServiceRouter:
         elif route.action == "get" and spec.get is None:
             spec.get = route.method
             spec.full_names = tpl.names[-1] == f"{literal}Id"
+            spec.name_word = tpl.names[-1]
         elif route.action in ("create", "create_at") and spec.create is None:
             spec.create = route.method
 
@@ -214,7 +224,8 @@ class ServiceRouter:
         if not spec.schema:
             spec.schema = svc.schema(spec.item_schema)
         props = spec.schema.get("properties", {})
-        spec.is_operations = spec.literal == "operations" and "done" in props
+        spec.compute_operations = spec.literal == "operations" and is_compute_operation(spec.schema)
+        spec.is_operations = spec.literal == "operations" and "done" in props or spec.compute_operations
         if spec.create is not None:
             ids = [p.name for p in spec.create.query_params
                    if p.name.endswith("Id") and p.name not in _NOT_ID_PARAMS]
@@ -224,6 +235,14 @@ class ServiceRouter:
             spec.id_field = f"{spec.singular}Id"
         elif spec.get is None and spec.create is None:
             spec.full_names = "name" in props
+        spec.name_keyed = (spec.get is not None and not spec.full_names and "name" in props
+                           and spec.id_param is None and spec.id_field is None and not spec.is_operations)
+        if spec.list is not None and "{}" not in spec.key:
+            owner = spec.list.param("project")
+            if owner is not None and owner.location == "query" and owner.required:
+                spec.owner_param = owner.name
+        if spec.list is not None and spec.items_key is None and spec.key.split("/")[-2:-1] == ["aggregated"]:
+            spec.aggregated = spec.list.scoped_key
         parts = ["[^/]+" if seg == "{}" else re.escape(seg) for seg in spec.key.split("/")]
         spec.regex = re.compile("/".join(parts))
 
@@ -253,6 +272,11 @@ class ServiceRouter:
             if spec.key.count("/") + 1 == nsegs and spec.matches(path):
                 return spec
         return None
+
+
+def is_compute_operation(schema: dict) -> bool:
+    """Compute's Operation: no `done`, but a `status` that ends DONE, a `selfLink` to poll and a `targetLink`."""
+    return {"status", "selfLink", "targetLink", "operationType"} <= schema.get("properties", {}).keys()
 
 
 def _schema_name(svc: Service, method: Method) -> str | None:

@@ -21,12 +21,14 @@ def dumps(obj: Any) -> bytes:
 class Collection:
     """The items under one parent, in insertion order; each item is stored once, as its JSON bytes."""
 
-    __slots__ = ("key", "ids", "items")
+    __slots__ = ("key", "ids", "items", "owners")
 
     def __init__(self, key: str) -> None:
         self.key = key
         self.ids: list[str] = []
         self.items: dict[str, bytes] = {}
+        # The project of each item, for a root collection listed per project (storage's `b?project=`).
+        self.owners: dict[str, str] = {}
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -54,6 +56,7 @@ class Collection:
         if self.items.pop(item_id, None) is None:
             return False
         self.ids.remove(item_id)
+        self.owners.pop(item_id, None)
         return True
 
     def objects(self) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -100,12 +103,16 @@ class Operation:
     error: dict[str, Any] | None = None
     polls: int = 0
     cancelled: bool = False
+    # Compute's shape (kind compute#operation, status PENDING/RUNNING/DONE, selfLink): its fields, else None.
+    compute: dict[str, Any] | None = None
 
     @property
     def done(self) -> bool:
         return self.cancelled or self.polls >= self.done_after
 
     def render(self) -> dict[str, Any]:
+        if self.compute is not None:
+            return self._render_compute()
         out: dict[str, Any] = {"name": self.name, "metadata": self.metadata, "done": self.done}
         if not self.done:
             out.pop("done")  # proto3 JSON omits a false bool, as Google's answers do
@@ -116,6 +123,25 @@ class Operation:
             out["response"] = self.response if self.response is not None else {
                 "@type": "type.googleapis.com/google.protobuf.Empty"}
         return out
+
+    def _render_compute(self) -> dict[str, Any]:
+        out = dict(self.compute or {})
+        if not self.done:
+            out.update(status="RUNNING" if self.polls else "PENDING", progress=50 if self.polls else 0)
+            return out
+        out.update(status="DONE", progress=100, endTime=out.get("startTime", ""))
+        if self.error is not None:
+            # Compute reports errors as a list of {code, message}, with the HTTP status beside it.
+            out["error"] = {"errors": [{"code": _COMPUTE_CODES.get(self.error.get("code", 2), "INTERNAL_ERROR"),
+                                        "message": self.error.get("message", "")}]}
+            out["httpErrorStatusCode"] = _HTTP_CODES.get(self.error.get("code", 2), 500)
+        return out
+
+
+# google.rpc codes -> compute's error codes and HTTP statuses, for the few an operation ends with.
+_COMPUTE_CODES = {1: "CANCELLED", 3: "INVALID_ARGUMENT", 5: "RESOURCE_NOT_FOUND", 6: "ALREADY_EXISTS",
+                  7: "PERMISSION_DENIED", 8: "QUOTA_EXCEEDED", 9: "CONDITION_NOT_MET", 14: "SERVICE_UNAVAILABLE"}
+_HTTP_CODES = {1: 499, 3: 400, 5: 404, 6: 409, 7: 403, 8: 429, 9: 412, 13: 500, 14: 503}
 
 
 @dataclass

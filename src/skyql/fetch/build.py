@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -130,6 +131,18 @@ def fields_mask(method: Method, columns: list[str]) -> str:
         # Rows nested in a map (aggregatedList): a flat mask would drop them.
         return ""
     return cols
+
+
+def aggregated_rows(body: bytes, scoped_key: str) -> bytes:
+    """An aggregatedList page as a plain list page: `{"instances": [...]}` from every scope of `items`.
+
+    Scopes with nothing on the page carry only a `warning` (NO_RESULTS_ON_PAGE) and add no rows.
+    """
+    page = json.loads(body) if body.strip() else {}
+    scopes = page.get("items") if isinstance(page, dict) else None
+    rows = [row for entry in (scopes or {}).values() if isinstance(entry, dict)
+            for row in entry.get(scoped_key) or []]
+    return json.dumps({scoped_key: rows}, separators=(",", ":")).encode()
 
 
 def _check_required(resource: str, method: Method, given: dict[str, Any]) -> None:

@@ -120,6 +120,8 @@ def _object_key(doc: dict[str, Any], response: str | None, preferred_item: str |
 
 def _is_operation(doc: dict[str, Any], ref: str | None) -> bool:
     props = doc.get("schemas", {}).get(ref or "", {}).get("properties", {})
+    if {"status", "selfLink", "targetLink", "operationType"} <= props.keys():
+        return True  # compute's Operation: polled by its selfLink until `status` is DONE
     return {"name", "done"} <= props.keys() and ("response" in props or "error" in props)
 
 

@@ -122,6 +122,20 @@ def split_name(dotted: str, count: int) -> list[str]:
     return parts
 
 
+def _compute_operation(schema: dict[str, Any]) -> bool:
+    """Compute's Operation (no `done`: a `status` that ends DONE, a `selfLink` to poll) is long-running too;
+    providers generated before build.py knew it say so here."""
+    return {"status", "selfLink", "targetLink", "operationType"} <= schema.get("properties", {}).keys()
+
+
+def _scoped_key(svc: Service, response: str | None) -> str | None:
+    """`instances` for compute's InstanceAggregatedList: `items` maps a scope to {instances: [...], warning}."""
+    items = svc.schema(response).get("properties", {}).get("items", {})
+    scoped = svc.resolve(items.get("additionalProperties", {}))
+    arrays = [k for k, p in scoped.get("properties", {}).items() if p.get("type") == "array"]
+    return arrays[0] if len(arrays) == 1 else None
+
+
 def service_from_json(provider: str, data: dict[str, Any]) -> Service:
     svc = Service(
         name=data["name"],
@@ -149,8 +163,9 @@ def service_from_json(provider: str, data: dict[str, Any]) -> Service:
                 response_schema=m.get("resp"),
                 object_key=m.get("key"),
                 paging=m.get("paging", False),
-                returns_operation=m.get("lro", False),
+                returns_operation=m.get("lro", False) or _compute_operation(svc.schema(m.get("resp"))),
                 raw=m.get("raw", False),
+                scoped_key=None if m.get("key") or not m.get("paging") else _scoped_key(svc, m.get("resp")),
             )
         svc.resources[rname] = res
     return svc

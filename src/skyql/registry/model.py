@@ -52,6 +52,8 @@ class Method:
     paging: bool = False  # follows nextPageToken
     returns_operation: bool = False  # the response is a long-running Operation
     raw: bool = False  # the EXEC-only `_list` twin of a paging list: returns raw pages
+    # compute's aggregatedList: rows are in `items.<scope>.<scoped_key>` (items is a map keyed by zone/region)
+    scoped_key: str | None = None
 
     @property
     def required_params(self) -> list[str]:
@@ -174,6 +176,9 @@ class Service:
     def row_schema(self, method: Method) -> dict[str, Any]:
         """The schema of one row of `method`'s result: the object_key item, else the response."""
         schema = self.schema(method.response_schema)
+        if method.scoped_key and not method.raw:
+            scoped = self.resolve(schema.get("properties", {}).get("items", {}).get("additionalProperties", {}))
+            return self.resolve(scoped.get("properties", {}).get(method.scoped_key, {}).get("items", {}))
         if method.object_key and not method.raw:
             key = method.object_key.removeprefix("$.")
             prop = schema.get("properties", {}).get(key, {})
