@@ -19,17 +19,16 @@ CORPUS = Path(__file__).with_name("corpus.yaml")
 
 # Why a statement failed, from the message a user sees; first match wins. The classes follow issue 14's sections.
 CAUSES: list[tuple[str, str]] = [
-    ("tmpl", r"template|is not defined \(line|unexpected '[^']*' in template|no filter named"),
-    ("names", r"no resource|unknown resource|no method|unknown method|needs? (?:the )?(?:parameter|\w+Id)|"
-              r"no parameter|unknown parameter|not a parameter|has no (?:method|resource)|no service|"
-              r"unknown service|required parameter|is not a column of|not in the registry|"
-              r"cannot be (?:selected|inserted|updated|deleted)|serves no|no SELECT method|needs \w+ and \w+"),
-    ("sem", r"\b404\b|NOT_FOUND|not found|unknown column|pageToken|SHOW METHODS FROM|output.only"),
-    ("sqlite", r"[Ff]unction .* does not exist|No function matches|Catalog Error: Scalar Function|"
-               r"must appear in the GROUP BY|Binder Error|julianday|strftime|unixepoch|Referenced column"),
-    ("emu", r"pagination did not end|INVALID_ARGUMENT|ALREADY_EXISTS|FAILED_PRECONDITION|\b400\b|\b409\b|"
-            r"\b500\b|\b501\b|emulator"),
-    ("parse", r"syntax|parse|Invalid expression|Expected|Required keyword"),
+    ("tmpl", r"template (?:syntax|error|value|variable)|No filter named|<<<"),
+    ("sqlite", r"Scalar Function with name|Parser Error|Binder Error|Could not choose a best candidate|format specifier|"
+               r"datetime\(\) modifier|TimeZone|Malformed JSON|unknown column [^:]*[ <>=]|json_equal"),
+    ("sem", r"HTTP 404|unknown column (?:pageToken|pageSize|maxResults|filter|orderBy)\b|output only|"
+            r"SHOW METHODS FROM|unknown hint"),
+    ("emu", r"pagination did not end|HTTP (?:400|409|412|500|501)"),
+    ("names", r"unknown resource|has no method|has no parameter|needs [\w, ]+ in WHERE|has no column|"
+              r"may only pin parameters|cannot be read with SELECT|has no (?:REPLACE|DELETE|UPDATE|INSERT) method|"
+              r"is read with|unknown column|takes one of"),
+    ("parse", r"syntax|Invalid expression|Expected|Required keyword"),
 ]
 
 
