@@ -32,7 +32,11 @@ CAUSES: list[tuple[str, str]] = [
 ]
 
 
-def classify(message: str) -> str:
+def classify(message: str, kind: str = "") -> str:
+    if "pagination did not end" in message and "pageToken=" in message:
+        return "sem"  # the WHERE's pageToken is sent again with every page: StackQL's query-parameter semantics
+    if kind in ("deploy-update", "deploy-delete", "deploy-statecheck", "deploy-exports") and "HTTP 404" in message:
+        return "emu"  # the stack's own create made it: the emulator keyed it by a number, not its name
     for cause, pattern in CAUSES:
         if re.search(pattern, message):
             return cause
@@ -48,6 +52,7 @@ class Outcome:
     wrong_at_source: str | None
     plan_error: str | None = None
     run_error: str | None = None
+    fixtures: list[str] = field(default_factory=list)  # items put in the emulator before the run
 
     @property
     def planned(self) -> bool:
@@ -83,19 +88,19 @@ class Report:
         ]
         for what, attr in (("plan", "plan_error"), ("run", "run_error")):
             failed = [o for o in counted if getattr(o, attr)]
-            causes = Counter(classify(getattr(o, attr)) for o in failed)
+            causes = Counter(classify(getattr(o, attr), o.kind) for o in failed)
             lines.append(f"\n{what} failures by cause: " + ", ".join(f"{c} {n}" for c, n in causes.most_common()))
             for cause, _ in causes.most_common():
                 lines.append(f"  [{cause}]")
                 for o in failed:
                     message = getattr(o, attr)
-                    if classify(message) == cause:
+                    if classify(message, o.kind) == cause:
                         lines.append(f"    {o.id} ({o.kind}): {_one_line(message)}")
         return "\n".join(lines)
 
 
 def _one_line(message: str, limit: int = 160) -> str:
-    text = " ".join(message.split())
+    text = re.sub(r"\((\w+='[^)]*)\)", "(…)", " ".join(message.split()))  # the request's parameters: long
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -119,6 +124,58 @@ def substitute(value: Any, rules: dict[str, Any]) -> Any:
         value = value.replace(f"'{old}'", f"'{new}'").replace(f"/{old}/", f"/{new}/")
         value = re.sub(rf"'(projects|zones|regions)/{re.escape(old)}(['/])", rf"'\1/{new}\2", value)
     return value
+
+
+_VERSION = re.compile(r"^v\d[\w.]*/")
+# Kinds whose statement acts on one item its author had: the run first puts that item in the emulator.
+_ON_AN_ITEM = {"delete", "update", "replace", "exec"}
+
+
+def ensure_items(emulator: Any, planner: Any, sql: str, variables: dict[str, Any]) -> list[str]:
+    """Put in the emulator the items a DELETE, UPDATE, REPLACE or EXEC acts on, as its author had them.
+
+    The planner (--dryrun against the emulator's URL) says which URLs the statement calls; each item URL's
+    collection gets an item of that name unless it holds one. Returns the items added ("service collection/name").
+    """
+    from urllib.parse import unquote
+
+    from skyql.cli.script import _prepare
+    from skyql.errors import SkyqlError
+
+    added: list[str] = []
+    try:
+        steps = _prepare(sql, variables)
+        results = [planner.execute(s.statement) for s in steps if s.error is None]
+    except SkyqlError:
+        return added  # a statement that does not plan fails on its own in the run
+    base = emulator.url.rstrip("/") + "/"
+    for result in results:
+        for row in result.rows:
+            if len(row) != 3 or not str(row[2]).startswith(("DELETE ", "PATCH ", "PUT ", "POST ")):
+                continue
+            resource_id, method_name, request = row
+            verb, url = request.split(" ", 2)[:2]
+            provider, service_name, resource_name = resource_id.split(".", 2)
+            service = planner.registry.service(provider, service_name)
+            method = service.resources[resource_name].methods[method_name]
+            path = unquote(url.split("?", 1)[0].removeprefix(base).removeprefix(service.service_path))
+            path = _VERSION.sub("", path).split(":", 1)[0]
+            template = _VERSION.sub("", method.path).split(":", 1)[0]
+            if verb == "POST" and "{" not in template.rsplit("/", 1)[-1]:
+                path = path.rsplit("/", 1)[0]  # a compute-style custom verb: .../instances/x/stop
+            if verb == "POST" and path.count("/") % 2 == 0:
+                continue  # a collection (create): nothing to stand on
+            collection, _, name = path.rpartition("/")
+            try:
+                api = emulator.api
+                coll = api.collection(service_name, api.spec_for(service_name, collection), collection)
+                if name in coll:
+                    continue
+                emulator.add(service_name, collection, {"name": name})
+            except Exception:  # noqa: BLE001 - a path the emulator does not model: the run will say so
+                continue
+            added.append(f"{service_name} {collection}/{name}")
+    return added
 
 
 def _run_one(session: Any, sql: str, variables: dict[str, Any]) -> str | None:
@@ -153,10 +210,14 @@ def run(path: Path = CORPUS, only: set[str] | None = None) -> Report:
     # poll_interval: /*+ AWAIT */ re-reads operations; the emulator finishes them in two reads, no need to wait.
     options = build_options(emulator=True, poll_interval=0.01, timeout=60.0)
     with Session(options, emulator=True) as session:
+        at_emulator = Session(build_options(dryrun=True, endpoints={"google": session.emulator.url}))
         for entry, outcome in zip(entries, report.outcomes, strict=True):
             sql = substitute(entry["sql"], rules)
             variables = substitute(entry.get("vars") or {}, rules)
+            if entry["kind"].split("-")[0] in _ON_AN_ITEM:
+                outcome.fixtures = ensure_items(session.emulator, at_emulator, sql, variables)
             outcome.run_error = _run_one(session, sql, variables)
+        at_emulator.close()
     return report
 
 
