@@ -178,6 +178,19 @@ def ensure_items(emulator: Any, planner: Any, sql: str, variables: dict[str, Any
     return added
 
 
+def host_render(sql: str, host_vars: dict[str, Any] | None) -> str:
+    """What the host program does before StackQL sees the text: IPython's `$name` in a `%%stackql` cell,
+    or a Python f-string's `{name}`."""
+    if not host_vars:
+        return sql
+    values = host_vars["values"]
+    if host_vars["style"] == "ipython":
+        sql = re.sub(r"(?<!\$)\$(\w+)", lambda m: str(values.get(m.group(1), m.group(0))), sql)
+        return sql.replace("$$", "$")
+    sql = re.sub(r"(?<!\{)\{(\w+)\}(?!\})", lambda m: str(values.get(m.group(1), m.group(0))), sql)
+    return sql.replace("{{", "{").replace("}}", "}")
+
+
 def _run_one(session: Any, sql: str, variables: dict[str, Any]) -> str | None:
     """Run an entry as `skyql exec -i` does (render, split, parse, execute each); None on success."""
     from skyql.cli.script import _prepare
@@ -206,13 +219,14 @@ def run(path: Path = CORPUS, only: set[str] | None = None) -> Report:
     report = Report([Outcome(e["id"], e["kind"], e.get("wrong_at_source")) for e in entries])
     with Session(build_options(dryrun=True, emulator=True)) as planner:
         for entry, outcome in zip(entries, report.outcomes, strict=True):
-            outcome.plan_error = _run_one(planner, entry["sql"], entry.get("vars") or {})
+            sql = host_render(entry["sql"], entry.get("host_vars"))
+            outcome.plan_error = _run_one(planner, sql, entry.get("vars") or {})
     # poll_interval: /*+ AWAIT */ re-reads operations; the emulator finishes them in two reads, no need to wait.
     options = build_options(emulator=True, poll_interval=0.01, timeout=60.0)
     with Session(options, emulator=True) as session:
         at_emulator = Session(build_options(dryrun=True, endpoints={"google": session.emulator.url}))
         for entry, outcome in zip(entries, report.outcomes, strict=True):
-            sql = substitute(entry["sql"], rules)
+            sql = substitute(host_render(entry["sql"], entry.get("host_vars")), rules)
             variables = substitute(entry.get("vars") or {}, rules)
             if entry["kind"].split("-")[0] in _ON_AN_ITEM:
                 outcome.fixtures = ensure_items(session.emulator, at_emulator, sql, variables)
