@@ -141,12 +141,11 @@ def ensure_items(emulator: Any, planner: Any, sql: str, variables: dict[str, Any
     """
     from urllib.parse import unquote
 
-    from skyql.cli.script import _prepare
     from skyql.errors import SkyqlError
 
     added: list[str] = []
     try:
-        steps = _prepare(sql, variables)
+        steps = prepare(sql, variables)
         results = [planner.execute(s.statement) for s in steps if s.error is None]
     except SkyqlError:
         return added  # a statement that does not plan fails on its own in the run
@@ -200,13 +199,26 @@ def _holds(emulator: Any, service: str, collection: str, name: str) -> bool:
         return False
 
 
-def _run_one(session: Any, sql: str, variables: dict[str, Any]) -> str | None:
-    """Run an entry as `skyql exec -i` does (render, split, parse, execute each); None on success."""
+def prepare(sql: str, variables: dict[str, Any]) -> list[Any]:
+    """The statements as `skyql exec` prepares them (rendered, split, parsed): a statement with template
+    variables as `skyql exec -i script.iql --iqldata vars.json`, one without as `skyql exec "SQL"`."""
+    import inspect
+
+    from skyql.cli.main import build_parser
     from skyql.cli.script import _prepare
+
+    if len(inspect.signature(_prepare).parameters) < 3:  # before templates were rendered only when asked for
+        return _prepare(sql, variables)
+    argv = ["exec", "-i", "corpus.iql", "--iqldata", "vars.json"] if variables else ["exec", sql]
+    return _prepare(sql, variables, build_parser().parse_args(argv))
+
+
+def _run_one(session: Any, sql: str, variables: dict[str, Any]) -> str | None:
+    """Run an entry as `skyql exec` does (render, split, parse, execute each); None on success."""
     from skyql.errors import SkyqlError
 
     try:
-        steps = _prepare(sql, variables)
+        steps = prepare(sql, variables)
         for step in steps:
             if step.error is not None:
                 raise step.error
