@@ -133,11 +133,11 @@ _VERSION = re.compile(r"^v\d[\w.]*/")
 _ON_AN_ITEM = {"delete", "update", "replace", "exec"}
 
 
-def ensure_items(emulator: Any, planner: Any, sql: str, variables: dict[str, Any]) -> list[str]:
+def ensure_items(session: Any, planner: Any, sql: str, variables: dict[str, Any]) -> list[str]:
     """Put in the emulator the items a DELETE, UPDATE, REPLACE or EXEC acts on, as its author had them.
 
-    The planner (--dryrun against the emulator's URL) says which URLs the statement calls; each item URL's
-    collection gets an item of that name unless it holds one. Returns the items added ("service collection/name").
+    The planner (--dryrun against the emulator's URL) says which URLs the statement calls; the item each one
+    acts on is added (named as in the URL) unless a GET of it finds it. Returns what was added.
     """
     from urllib.parse import unquote
 
@@ -145,36 +145,67 @@ def ensure_items(emulator: Any, planner: Any, sql: str, variables: dict[str, Any
 
     added: list[str] = []
     try:
-        steps = prepare(sql, variables)
-        results = [planner.execute(s.statement) for s in steps if s.error is None]
+        results = [planner.execute(s.statement) for s in prepare(sql, variables) if s.error is None]
     except SkyqlError:
         return added  # a statement that does not plan fails on its own in the run
-    base = emulator.url.rstrip("/") + "/"
+    base = session.emulator.url.rstrip("/") + "/"
     for result in results:
         for row in result.rows:
             if len(row) != 3 or not str(row[2]).startswith(("DELETE ", "PATCH ", "PUT ", "POST ")):
                 continue
-            resource_id, method_name, request = row
-            verb, url = request.split(" ", 2)[:2]
+            resource_id, _, request = row
             provider, service_name, resource_name = resource_id.split(".", 2)
             service = planner.registry.service(provider, service_name)
-            method = service.resources[resource_name].methods[method_name]
-            path = unquote(url.split("?", 1)[0].removeprefix(base).removeprefix(service.service_path))
-            path = _VERSION.sub("", path).split(":", 1)[0]
-            template = _VERSION.sub("", method.path).split(":", 1)[0]
-            if verb == "POST" and "{" not in template.rsplit("/", 1)[-1]:
-                path = path.rsplit("/", 1)[0]  # a compute-style custom verb: .../instances/x/stop
-            if verb == "POST" and path.count("/") % 2 == 0:
-                continue  # a collection (create): nothing to stand on
-            collection, _, name = path.rpartition("/")
-            if _holds(emulator, service_name, collection, name):
+            url = request.split(" ", 2)[1].split("?", 1)[0]
+            relative = unquote(url.removeprefix(base).removeprefix(service.service_path))
+            version = _VERSION.match(relative)
+            segments = relative[version.end() if version else 0:].split(":", 1)[0].split("/")
+            item = _item_segments(service.resources[resource_name], segments)
+            if not item or len(item) < 2:
+                continue  # no item to stand on (a create, a list-like call)
+            item_url = base + service.service_path + (version.group(0) if version else "") + "/".join(item)
+            if _holds(session, item_url):
                 continue
+            collection, name = "/".join(item[:-1]), item[-1]
             try:
-                emulator.add(service_name, collection, {"name": name})
+                session.emulator.add(service_name, collection, {"name": name})
             except Exception:  # noqa: BLE001 - a path the emulator does not model: the run will say so
                 continue
             added.append(f"{service_name} {collection}/{name}")
     return added
+
+
+def _item_segments(resource: Any, segments: list[str]) -> list[str] | None:
+    """The URL's segments that name the item a call acts on: the prefix that its resource's get method's path
+    matches (`.../instances/x` of `.../instances/x/stop`); None when the resource has no get or it does not fit."""
+    get = resource.methods.get("get")
+    if get is None:
+        return None
+    template = _VERSION.sub("", get.path).split(":", 1)[0].split("/")
+    if len(segments) < len(template):
+        return None
+    for want, got in zip(template, segments, strict=False):
+        if "{" not in want and want != got:
+            return None
+    return segments[: len(template)]
+
+
+def _holds(session: Any, url: str) -> bool:
+    """Whether a GET of the item's URL finds it on the emulator."""
+    import urllib.error
+    import urllib.request
+
+    from google.auth.transport.requests import Request
+
+    credentials = session.credentials
+    if not credentials.valid:
+        credentials.refresh(Request())
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {credentials.token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=30):  # noqa: S310 - the emulator on loopback
+            return True
+    except urllib.error.HTTPError as err:
+        return err.code != 404
 
 
 def host_render(sql: str, host_vars: dict[str, Any] | None) -> str:
@@ -188,15 +219,6 @@ def host_render(sql: str, host_vars: dict[str, Any] | None) -> str:
         return sql.replace("$$", "$")
     sql = re.sub(r"(?<!\{)\{(\w+)\}(?!\})", lambda m: str(values.get(m.group(1), m.group(0))), sql)
     return sql.replace("{{", "{").replace("}}", "}")
-
-
-def _holds(emulator: Any, service: str, collection: str, name: str) -> bool:
-    """Whether the emulator holds that item (its store is internal: if that moves, answer no and add it)."""
-    try:
-        api = emulator.api
-        return name in api.collection(service, api.spec_for(service, collection), collection)
-    except Exception:  # noqa: BLE001 - see the docstring
-        return False
 
 
 def prepare(sql: str, variables: dict[str, Any]) -> list[Any]:
@@ -250,7 +272,7 @@ def run(path: Path = CORPUS, only: set[str] | None = None) -> Report:
             sql = substitute(host_render(entry["sql"], entry.get("host_vars")), rules)
             variables = substitute(entry.get("vars") or {}, rules)
             if entry["kind"].split("-")[0] in _ON_AN_ITEM:
-                outcome.fixtures = ensure_items(session.emulator, at_emulator, sql, variables)
+                outcome.fixtures = ensure_items(session, at_emulator, sql, variables)
             outcome.run_error = _run_one(session, sql, variables)
         at_emulator.close()
     return report
