@@ -38,7 +38,7 @@ class Rendered:
 
 
 def is_template(text: str) -> bool:
-    return "{{" in text or "{%" in text or "{#" in text or "<<<" in text
+    return "{{" in text or "{%" in text or "<<<" in text
 
 
 def render_template(text: str, variables: Mapping[str, Any]) -> str:
@@ -65,7 +65,7 @@ def render_script(
         text, blocks = datablocks.split(text)
         if blocks:
             data.update(datablocks.evaluate(blocks, variables, folder=folder, imports=imports))
-    if "{{" not in text and "{%" not in text and "{#" not in text:
+    if "{{" not in text and "{%" not in text:
         return Rendered(text, None)
     return _render(text, data)
 
@@ -180,7 +180,8 @@ def _place_values(template: str, skeleton: str, state: _State) -> Rendered:
     try:
         kinds = placement.places(sql, value_mark, tokenize)
     except SqlError as err:
-        raise _at_template_line(err, origin) from None
+        message = value_mark.sub("{{ }}", str(err))
+        raise _at_template_line(SqlError(message), origin) from None
     out: list[str] = []
     final_origin: list[int] = []
     position = 0
