@@ -65,7 +65,8 @@ def evaluate(
                 raise SqlError(f"line {block.line}: <<<json block is not valid JSON: {err}") from None
         else:
             name = str(folder / "<script>") if folder else "<script>"
-            value = _jsonnet(block.body, name, variables, folder if imports else None, f"line {block.line}")
+            value = _jsonnet(block.body, name, variables, folder if imports else None,
+                             f"<<<jsonnet block at line {block.line}")
         if not isinstance(value, dict):
             raise SqlError(f"line {block.line}: a <<<{block.kind} block must give an object (name: value)")
         data.update(value)
