@@ -390,3 +390,11 @@ def test_iqldata_can_be_a_jsonnet_file_reading_the_var_values(skyql, emulator, t
     )
     assert status == 0, err
     assert json.loads(out) == [{"label": "env jsonnet", "jobs": 1}]
+
+
+def test_a_data_block_in_plain_sql_says_how_to_ask_for_templates(exec_query):
+    status, out, err = exec_query('<<<json\n{"n": 1}\n>>>\nSELECT {{ .n }} AS n')
+    assert status == 1 and "--var / --iqldata" in err
+    status, out, err = exec_query('<<<json\n{"n": 1}\n>>>\nSELECT {{ .n }} AS n', "--var", "x=y", "-o", "json")
+    assert status == 0, err
+    assert json.loads(out) == [{"n": 1}]

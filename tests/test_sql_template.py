@@ -346,3 +346,9 @@ def test_template_errors_say_what_to_do(template, fragments):
 def test_text_without_template_syntax_comes_back_unchanged():
     text = "SELECT '{\"a\": 1}' FROM google.ml.jobs WHERE projectsId = 'p' -- {# not a template"
     assert render_template(text, {}) is text
+
+
+@pytest.mark.parametrize("template", ["{{}}", "{{ }} x", "|{% continue %}", "{{ else }}", "{{ range }}"])
+def test_malformed_tags_are_one_line_errors(template):
+    with pytest.raises(SqlError):
+        render_template(template, {})

@@ -107,7 +107,7 @@ class _Translator:
     def _translate(self, content: str) -> tuple[str, Any] | None:
         if content.startswith("/*") and content.endswith("*/"):
             return "comment", ""
-        head, rest = (content.split(None, 1) + [""])[:2]
+        head, rest = (content.split(None, 1) + ["", ""])[:2]
         rest = rest.strip()
         if head in _KEYWORDS:
             return "statement", self._keyword(head, rest)
@@ -208,7 +208,7 @@ class _Translator:
         if not rest:
             block.dot = block.outer_dot  # in else, `.` is what it was before the block
             return "else"
-        head, condition = (rest.split(None, 1) + [""])[:2]
+        head, condition = (rest.split(None, 1) + ["", ""])[:2]
         if head != "if" or block.kind != "if":
             raise _GoError(f"else {head} is not supported here; nest an {{{{ if }}}} inside {{{{ else }}}}")
         return f"elif {self._pipeline(condition.strip(), condition=True)}"

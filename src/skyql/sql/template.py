@@ -141,6 +141,8 @@ def _render(text: str, data: dict[str, Any]) -> Rendered:
             template = env.from_string(tree)
         except jinja2.TemplateSyntaxError as err:
             raise SqlError(f"template syntax error at line {err.lineno}: {err.message}") from None
+        except SyntaxError as err:  # what Jinja's compiler leaves to Python, e.g. {% break %} outside a loop
+            raise SqlError(f"template syntax error: {err.msg}") from None
         try:
             skeleton = template.render({**data, gotemplate.ROOT: data})
         except jinja2.UndefinedError as err:
