@@ -89,6 +89,8 @@ def write(value: Any, place: str, before: str, after: str) -> str:
 
 def places(text: str, markers: re.Pattern[str], tokenize: Callable[[str], list[Any]]) -> list[str]:
     """For each marker in text (in order), the kind of place it sits in, as write() names them."""
+    if markers.search(text) is None:
+        return []
     tokens = tokenize(text)
     starts = [t.start for t in tokens]
     found: list[str] = []

@@ -187,12 +187,14 @@ def _place_values(template: str, skeleton: str, state: _State) -> Rendered:
     out: list[str] = []
     final_origin: list[int] = []
     position = 0
+    line_index = 0  # counted as we go: a loop can make thousands of values
     matches = list(value_mark.finditer(sql))
     for match, kind in zip(matches, kinds, strict=True):
         out.append(sql[position : match.start()])
+        line_index += sql.count("\n", position, match.start())
         before = out[-1][-1:] if out[-1] else (out[-2][-1:] if len(out) > 1 else "")
         after = sql[match.end() : match.end() + 1]
-        line = origin[sql.count("\n", 0, match.start())]
+        line = origin[line_index]
         try:
             out.append(placement.write(state.values[int(match.group(1))], kind, before, after))
         except placement.Refused as err:
