@@ -508,3 +508,9 @@ def test_fetch_arrow_without_pyarrow_says_how_to_install_it_and_keeps_the_rows(c
     with pytest.raises(dbapi.InterfaceError, match=r"skyql\[pandas\]"):
         cur.fetch_df()
     assert cur.fetchall() == [(1,)]
+
+
+def test_sql_through_the_dbapi_is_never_a_template(cur):
+    # Templates are for .iql scripts; a query from Python is SQL, its parameters are `?`.
+    cur.execute("SELECT '{{ cycler.__init__.__globals__ }}' AS a, '{% if %}' AS b, ? AS c", ("{{x}}",))
+    assert cur.fetchall() == [("{{ cycler.__init__.__globals__ }}", "{% if %}", "{{x}}")]

@@ -275,3 +275,126 @@ def test_a_bad_iqldata_file_is_a_one_line_error(skyql, tmp_path, name, text, mes
     status, out, err = skyql("SELECT 1;", "--iqldata", str(tmp_path / name))
     assert status == 1 and out == ""
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+# -- templates: only when asked for, sandboxed, with StackQL's data blocks ---------------------------------
+
+
+@pytest.fixture
+def exec_query(emulator: Emulator, key_file: Path, capsys: pytest.CaptureFixture[str]) -> Run:
+    """skyql exec "QUERY" *flags -> (exit status, stdout, stderr): SQL given on the command line."""
+
+    def run(query: str, *flags: str) -> tuple[int, str, str]:
+        auth = json.dumps({"google": {"type": "service_account", "credentialsfilepath": str(key_file)}})
+        capsys.readouterr()
+        status = main(["exec", query, "--endpoint", f"google={emulator.url}", "--auth", auth, *flags])
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    return run
+
+
+def test_sql_given_on_the_command_line_is_not_a_template(exec_query):
+    status, out, err = exec_query("SELECT '{{x}}' AS a, '{% if %}' AS b", "-o", "json")
+    assert status == 0, err
+    assert json.loads(out) == [{"a": "{{x}}", "b": "{% if %}"}]
+
+
+EXPLOIT = "SELECT '{{ cycler.__init__.__globals__.os.system(\"touch PWNED\") }}' AS x"
+
+
+def test_the_template_exploit_does_not_run_under_safe_dryrun(exec_query, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    status, out, err = exec_query(EXPLOIT, "--safe", "--dryrun", "-o", "json")
+    assert status == 0, err
+    assert "cycler.__init__" in out, "plain SQL: the text is a string, nothing is rendered"
+    assert not (tmp_path / "PWNED").exists()
+
+
+def test_the_template_exploit_is_refused_when_templates_are_asked_for(exec_query, skyql, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    status, out, err = exec_query(EXPLOIT, "--var", "a=b")
+    assert status == 1 and out == ""
+    assert "not allowed" in err and "Traceback" not in err
+    status, _, err = skyql(EXPLOIT)
+    assert status == 1 and "not allowed" in err
+    assert not (tmp_path / "PWNED").exists()
+
+
+def test_an_unquoted_value_that_is_not_a_number_is_refused_before_anything_runs(skyql, emulator):
+    status, out, err = skyql(
+        "SELECT jobId FROM google.ml.jobs WHERE projectsId = 'scr-inject';\n"
+        "SELECT jobId FROM google.ml.jobs WHERE projectsId = 'scr-inject' LIMIT {{ n }};\n",
+        "--var", "n=1; SELECT 'injected'",
+    )
+    assert status == 1 and out == ""
+    assert "template line 2: a value outside quotes must be a number" in err
+    assert sent(emulator, "scr-inject") == []
+    status, out, err = skyql("SELECT 1 AS one LIMIT {{ n }};", "-o", "json", "--var", "n=5")
+    assert status == 0 and json.loads(out) == [{"one": 1}]
+
+
+JSONNET_SCRIPT = """<<<jsonnet
+local project = std.extVar('project');
+{
+  project: project,
+  states: ['RUNNING', 'FAILED'],
+}
+>>>
+{{ range .states }}
+SELECT '{{ . }}' AS state, count(*) AS jobs FROM google.ml.jobs
+WHERE projectsId = '{{ $.project }}' AND state = '{{ . }}';
+{{ end }}
+"""
+
+
+def test_a_jsonnet_block_gives_the_script_its_data_from_the_variables(skyql, emulator):
+    add_jobs(emulator, "scr-jsonnet", "RUNNING", "RUNNING", "FAILED")
+    status, out, err = skyql(JSONNET_SCRIPT, "-o", "csv", "-H", "--var", "project=scr-jsonnet")
+    assert status == 0, err
+    assert out == "RUNNING,2\nFAILED,1\n"
+    status, out, err = skyql(JSONNET_SCRIPT, "-o", "csv")
+    assert status == 1 and "undefined external variable: project: pass --var project=VALUE" in err
+
+
+def test_a_failing_statement_after_a_jsonnet_block_is_named_by_its_line_in_the_file(skyql):
+    status, _, err = skyql(
+        "<<<json\n{\"n\": 2}\n>>>\nSELECT 1 AS a;\nSELECT {{ .n }} AS b FROM no_such_table;\n", "-o", "json"
+    )
+    assert status == 1
+    assert "statement 2 (line 5)" in err
+
+
+def test_jsonnet_imports_stay_in_the_scripts_folder_and_safe_turns_them_off(skyql, tmp_path):
+    (tmp_path / "lib.libsonnet").write_text("{ region: 'europe-west4' }")
+    (tmp_path.parent / "outside.libsonnet").write_text("{ region: 'stolen' }")
+    script = "<<<jsonnet\nlocal lib = import '{lib}';\n{{ region: lib.region }}\n>>>\nSELECT '{{{{ .region }}}}' AS r;\n"
+    status, out, err = skyql(script.format(lib="lib.libsonnet"), "-o", "json")
+    assert status == 0, err
+    assert json.loads(out) == [{"r": "europe-west4"}]
+    for lib in ("../outside.libsonnet", str(tmp_path.parent / "outside.libsonnet")):
+        status, out, err = skyql(script.format(lib=lib), "-o", "json")
+        assert status == 1 and "can be imported" in err and "stolen" not in out
+    status, _, err = skyql(script.format(lib="lib.libsonnet"), "--safe")
+    assert status == 1 and "imports are turned off" in err
+
+
+def test_iqldata_can_be_a_jsonnet_file_reading_the_var_values(skyql, emulator, tmp_path):
+    add_jobs(emulator, "scr-iqljsonnet", "QUEUED")
+    (tmp_path / "vars.jsonnet").write_text(
+        "local env = std.extVar('env');\n{ project: 'scr-iql' + env, label: 'env ' + env }\n"
+    )
+    status, out, err = skyql(
+        "SELECT '{{ label }}' AS label, count(*) AS jobs FROM google.ml.jobs WHERE projectsId = '{{ project }}';",
+        "-o", "json", "--iqldata", str(tmp_path / "vars.jsonnet"), "--var", "env=jsonnet",
+    )
+    assert status == 0, err
+    assert json.loads(out) == [{"label": "env jsonnet", "jobs": 1}]
+
+
+def test_a_data_block_in_plain_sql_says_how_to_ask_for_templates(exec_query):
+    status, out, err = exec_query('<<<json\n{"n": 1}\n>>>\nSELECT {{ .n }} AS n')
+    assert status == 1 and "--var / --iqldata" in err
+    status, out, err = exec_query('<<<json\n{"n": 1}\n>>>\nSELECT {{ .n }} AS n', "--var", "x=y", "-o", "json")
+    assert status == 0, err
+    assert json.loads(out) == [{"n": 1}]

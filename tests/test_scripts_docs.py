@@ -71,3 +71,13 @@ def test_the_undefined_variable_example_is_the_real_message(files, emulator, key
     assert status == 1
     shown = re.search(r"\(`(template variable .*?)`\)", " ".join(section().split())).group(1)
     assert err.strip() == f"skyql: {shown}"
+
+
+def test_the_data_block_example_runs_as_written(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "states.iql").write_text(block("iql"))
+    command = re.search(r"\(`(skyql exec [^`]*states\.iql[^`]*)`\.\)", section()).group(1)
+    status = main([*shlex.split(command)[1:], "-o", "json"])
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    assert [json.loads(line)[0]["state"] for line in out.splitlines()] == ["RUNNING", "FAILED"]

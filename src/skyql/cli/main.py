@@ -42,7 +42,7 @@ def _connection_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-partial", action="store_true",
                    help="return the rows of the partitions that succeeded, with a warning, when others fail")
     p.add_argument("--safe", action="store_true",
-                   help="turn off DuckDB's access to local files and extensions")
+                   help="turn off DuckDB's access to local files and extensions, and jsonnet imports")
     p.add_argument("--verbose", action="store_true",
                    help="log every request, retry and token refresh to stderr (never a token)")
     p.add_argument("-o", "--output", choices=("table", "json", "csv", "text"), default="table",
@@ -159,7 +159,7 @@ def _exec(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         text = path.read_text(encoding="utf-8")
     else:
         text = args.query
-    variables = load_variables(args.var, args.iqldata)
+    variables = load_variables(args.var, args.iqldata, safe=args.safe)
     with _session(args) as session:
         return run_script(session, text, variables, args)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import bisect
 import json
 import os
 import re
@@ -24,23 +23,35 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_ERROR = 0, 1
 
 
-def load_variables(pairs: list[str], iqldata: str | None) -> dict[str, Any]:
+def load_variables(pairs: list[str], iqldata: str | None, *, safe: bool = False) -> dict[str, Any]:
     """Template variables: --iqldata file first, then --var NAME=VALUE (which wins)."""
-    variables: dict[str, Any] = {}
-    if iqldata:
-        variables.update(_read_iqldata(iqldata))
+    given: dict[str, Any] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
             raise ConfigError(f"bad --var {pair!r}: use NAME=VALUE")
-        variables[name.strip()] = _var_value(value)
+        given[name.strip()] = _var_value(value)
+    variables: dict[str, Any] = {}
+    if iqldata:
+        variables.update(_read_iqldata(iqldata, given, safe))
+    variables.update(given)
     return variables
 
 
-def _read_iqldata(iqldata: str) -> dict[str, Any]:
+def _read_iqldata(iqldata: str, given: dict[str, Any], safe: bool) -> dict[str, Any]:
     path = Path(iqldata)
     if not path.is_file():
         raise ConfigError(f"no such --iqldata file: {iqldata}")
+    if path.suffix.lower() in (".jsonnet", ".libsonnet"):
+        from skyql.sql import datablocks
+
+        try:
+            data = datablocks.load_file(path, given, imports=not safe)
+        except SqlError as err:
+            raise ConfigError(str(err)) from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"--iqldata {iqldata} must give an object of variables (name: value)")
+        return data
     text = path.read_text(encoding="utf-8")
     try:
         if path.suffix.lower() in (".yaml", ".yml"):
@@ -80,7 +91,7 @@ class _Step:
 
 def run_script(session: Any, text: str, variables: dict[str, Any], args: argparse.Namespace) -> int:
     """Run every statement in order; stop at the first failure unless --continue-on-error."""
-    steps = _prepare(text, variables)
+    steps = _prepare(text, variables, args)
     many = len(steps) > 1
     keep_going = bool(getattr(args, "continue_on_error", False))
     failed = [s for s in steps if s.error is not None]
@@ -118,16 +129,30 @@ def run_script(session: Any, text: str, variables: dict[str, Any], args: argpars
     return EXIT_OK if ok else EXIT_ERROR
 
 
-def _prepare(text: str, variables: dict[str, Any]) -> list[_Step]:
-    """Render the template (an undefined variable fails here, before any request), split, and parse."""
-    from skyql.sql import parse_one, render_template
-    from skyql.sql.script import pieces
+def wants_templates(args: argparse.Namespace) -> bool:
+    """Templates render only when asked for: an -i script, or --var / --iqldata. Plain SQL stays plain."""
+    return bool(getattr(args, "infile", None) or getattr(args, "var", None) or getattr(args, "iqldata", None))
 
-    rendered = render_template(text, variables)
+
+def _prepare(text: str, variables: dict[str, Any], args: argparse.Namespace) -> list[_Step]:
+    """Render the template once (an undefined variable fails here, before any request), split, and parse."""
+    from skyql.sql import parse_one
+    from skyql.sql.script import pieces
+    from skyql.sql.template import render_script
+
+    if wants_templates(args):
+        infile = getattr(args, "infile", None)
+        folder = Path(infile).resolve().parent if infile else None
+        done = render_script(text, variables, folder=folder, imports=not getattr(args, "safe", False))
+        rendered, origin = done.text, done.origin
+    else:
+        if text.lstrip().startswith("<<<"):
+            raise SqlError("a <<<jsonnet block is template data: templates render for -i scripts, or with "
+                           "--var / --iqldata")
+        rendered, origin = text, None
     found = pieces(rendered)
     if not found:
         raise SkyqlError("empty statement: nothing to run; pass SQL such as SHOW SERVICES IN google")
-    origin = source_lines(text, variables, rendered) if rendered != text else None
     steps = []
     for number, piece in enumerate(found, 1):
         step = _Step(number, origin[piece.line - 1] if origin else piece.line, piece.text)
@@ -203,55 +228,3 @@ def _open_output(outfile: str | None) -> tuple[TextIO, Callable[[bool], None]]:
             os.unlink(tmp)
 
     return handle, finish
-
-
-# -- where a rendered statement came from -------------------------------------------------------------
-
-_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
-_MARK = re.compile("\ue000(\\d+)\ue001")
-
-
-def source_lines(template: str, variables: dict[str, Any], rendered: str) -> list[int] | None:
-    """For each line of the rendered script, the template line it came from (None when it cannot be told).
-
-    Every template line gets an invisible marker and the template is rendered again: loops repeat the
-    markers of their body, conditions drop them, so each rendered line carries its origin.
-    """
-    from skyql.sql import render_template
-
-    marked = _mark_lines(template)
-    try:
-        out = render_template(marked, variables)
-    except SkyqlError:
-        return None
-    if _MARK.sub("", out) != rendered:  # e.g. a filter over a captured block changed the markers
-        return None
-    origin: list[int] = []
-    previous = 0
-    for line in out.split("\n"):
-        found = _MARK.search(line)
-        previous = int(found.group(1)) if found else previous + 1
-        origin.append(previous)
-    return origin
-
-
-def _mark_lines(template: str) -> str:
-    """A marker before the first non-blank character of each line that does not start inside a tag."""
-    spans = [(m.start(), m.end()) for m in _TAG.finditer(template)]
-    starts = [s for s, _ in spans]
-    parts: list[str] = []
-    offset = 0
-    # Lines end at "\n" only, as the statement splitter counts them (not at \r, \f or U+2028).
-    for number, line in enumerate(template.split("\n"), 1):
-        body = len(line) - len(line.lstrip(" \t"))
-        at = offset + body
-        i = bisect.bisect_right(starts, at) - 1
-        inside = i >= 0 and spans[i][0] < at < spans[i][1]
-        # `{%-` / `{{-` trim the whitespace before them: a marker there would stop the trim.
-        trims = template.startswith(("{%-", "{{-"), at)
-        if line.strip() and not inside and not trims:
-            parts.append(f"{line[:body]}\ue000{number}\ue001{line[body:]}")
-        else:
-            parts.append(line)
-        offset += len(line) + 1
-    return "\n".join(parts)
