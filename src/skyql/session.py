@@ -387,7 +387,11 @@ class Session:
         key = None if fetch.method.raw else fetch.method.object_key
         try:
             # aclosing: a LIMIT that stops early cancels the requests still in flight at once.
-            async with contextlib.aclosing(fetcher.pages(requests, fetch.key, limit=fetch.limit)) as pages:
+            # A pinned item (or a list's parent) that does not exist is zero rows, as in StackQL: the
+            # `SELECT COUNT(*) ... WHERE name = '...'` existence checks of stackql-deploy rely on it.
+            async with contextlib.aclosing(
+                fetcher.pages(requests, fetch.key, limit=fetch.limit, missing_ok=True)
+            ) as pages:
                 async for page in pages:
                     engine.load_page(fetch.key, page.body, key, page.partition, status=page.status,
                                      number=page.number)
