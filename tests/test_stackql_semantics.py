@@ -1,0 +1,167 @@
+"""StackQL's semantics, end to end against the emulator: absent items are zero rows, every query parameter
+may be given in WHERE, SHOW ... FROM, EXEC as a subquery, and StackQL's ways of writing a request body."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from skyql.emulator import Emulator
+from skyql.errors import ApiError
+from skyql.session import Session
+from tests.mutation_support import api_calls, cleared, cli, module_session
+
+HPT = "google.aiplatform.hyperparameter_tuning_jobs"
+
+
+@pytest.fixture(scope="module")
+def session(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+    yield from module_session(emulator, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def jobs(emulator: Emulator) -> str:
+    """A project with two ml jobs, job_a and job_b."""
+    for job_id in ("job_a", "job_b"):
+        emulator.add("ml", "projects/sem-jobs/jobs", {"jobId": job_id, "state": "RUNNING"})
+    return "sem-jobs"
+
+
+# -- an item that does not exist is zero rows ----------------------------------------------------------
+
+
+def test_counting_an_item_that_does_not_exist_gives_zero_as_stackql_deploy_expects(session, emulator, jobs):
+    s = cleared(session, emulator)
+    exists = f"SELECT COUNT(*) as count FROM google.ml.jobs WHERE projectsId = '{jobs}' AND jobsId = '%s'"
+    assert s.execute(exists % "job_a").rows == [(1,)]
+    assert s.execute(exists % "no_such_job").rows == [(0,)]
+    assert s.execute(f"SELECT jobId, state FROM google.ml.jobs WHERE projectsId = '{jobs}' AND jobsId = 'gone'").rows == []
+    [request] = api_calls(emulator, "GET", "/jobs/gone")
+    assert request["status"] == 404
+
+
+def test_the_compute_exists_query_of_stackql_deploy_counts_zero_for_a_missing_network(session, emulator):
+    result = cleared(session, emulator).execute(
+        "SELECT COUNT(*) as count FROM google.compute.networks WHERE project = 'demo-project' AND network = 'no-vpc'")
+    assert result.rows == [(0,)]
+    assert [r["status"] for r in api_calls(emulator, "GET", "/networks/no-vpc")] == [404]
+
+
+def test_in_a_fan_out_the_missing_items_add_no_rows_and_the_others_do(session, emulator, jobs):
+    rows = cleared(session, emulator).execute(
+        f"SELECT jobId FROM google.ml.jobs WHERE projectsId = '{jobs}' AND jobsId IN ('job_a', 'nope', 'job_b') "
+        "ORDER BY jobId").rows
+    assert rows == [("job_a",), ("job_b",)]
+    assert sorted(r["status"] for r in api_calls(emulator, "GET", f"/projects/{jobs}/jobs/")) == [200, 200, 404]
+
+
+def test_a_list_whose_parent_does_not_exist_is_zero_rows(session, emulator):
+    emulator.inject(status=404, count=1, match="/projects/sem-gone/jobs")
+    try:
+        rows = cleared(session, emulator).execute("SELECT jobId FROM google.ml.jobs WHERE projectsId = 'sem-gone'")
+    finally:
+        emulator.clear_faults()
+    assert rows.rows == []
+    assert [r["status"] for r in api_calls(emulator, "GET", "/projects/sem-gone/jobs")] == [404]
+
+
+def test_permission_denied_on_a_pinned_item_is_still_an_error(session, emulator):
+    emulator.deny("sem-denied")
+    try:
+        with pytest.raises(ApiError, match="403") as caught:
+            session.execute("SELECT jobId FROM google.ml.jobs WHERE projectsId = 'sem-denied' AND jobsId = 'j'")
+    finally:
+        emulator.deny("sem-denied", denied=False)
+    assert caught.value.http_status == 403
+
+
+def test_a_mutation_or_exec_of_a_missing_item_is_still_an_error(session, jobs):
+    with pytest.raises(ApiError, match="404"):
+        session.execute(f"EXEC google.ml.jobs.cancel @projectsId = '{jobs}', @jobsId = 'nope'")
+    with pytest.raises(ApiError, match="404"):
+        session.execute(f"UPDATE google.ml.jobs SET labels = '{{\"a\": \"b\"}}' WHERE projectsId = '{jobs}' "
+                        "AND jobsId = 'nope'")
+
+
+def test_verbose_notes_each_404_read_as_no_rows_on_stderr():
+    done = cli("--emulator", "--verbose", "-o", "json",
+               "SELECT COUNT(*) AS n FROM google.ml.jobs WHERE projectsId = 'demo-project' AND jobsId = 'nope'")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [{"n": 0}]
+    [note] = [line for line in done.stderr.splitlines() if "read as no rows" in line]
+    assert "HTTP 404" in note and "jobsId='nope'" in note
+
+
+# -- every query parameter may be given in WHERE --------------------------------------------------------
+
+
+def _page_tokens(session: Session, page_size: int) -> list[str | None]:
+    pages = session.execute(
+        f"EXEC {HPT}._list @projectsId = 'demo-project', @locationsId = 'us-central1', @pageSize = {page_size}")
+    return [row[pages.columns.index("nextPageToken")] for row in pages.rows]
+
+
+def test_a_page_token_in_where_starts_the_read_there_and_is_a_column(session, emulator):
+    every = session.execute(
+        f"SELECT displayName FROM {HPT} WHERE projectsId = 'demo-project' AND locationsId = 'us-central1' "
+        "ORDER BY displayName").rows
+    first_token = _page_tokens(session, 2)[0]
+    assert first_token
+    result = cleared(session, emulator).execute(
+        f"SELECT displayName, pageToken FROM {HPT} WHERE locationsId = 'us-central1' AND projectsId = 'demo-project' "
+        f"AND pageSize = 2 AND pageToken = '{first_token}' ORDER BY displayName")
+    assert [r[0] for r in result.rows] == [r[0] for r in every[2:]]  # the first page is skipped
+    assert {r[1] for r in result.rows} == {first_token}
+    first = api_calls(emulator, "GET", "/hyperparameterTuningJobs")[0]
+    assert first["query"]["pageToken"] == [first_token] and first["query"]["pageSize"] == ["2"]
+
+
+def test_dryrun_shows_the_page_token_it_would_send(session):
+    session.options.dryrun = True
+    try:
+        result = session.execute(
+            f"SELECT displayName FROM {HPT} WHERE locationsId = 'us-central1' AND projectsId = 'demo-project' "
+            "AND pageToken = 'abc'")
+    finally:
+        session.options.dryrun = False
+    [(_, _, request)] = result.rows
+    assert "pageToken=abc" in request
+
+
+def test_page_size_sets_the_size_of_each_page_and_every_page_is_still_read(session, emulator):
+    result = cleared(session, emulator).execute(
+        f"SELECT displayName, pageSize FROM {HPT} WHERE projectsId = 'demo-project' AND locationsId = 'us-central1' "
+        "AND pageSize = 2")
+    sent = api_calls(emulator, "GET", "/hyperparameterTuningJobs")
+    assert len(sent) == len(_page_tokens(session, 2)) > 1
+    assert all(r["query"]["pageSize"] == ["2"] for r in sent)
+    assert len(result.rows) == len(session.execute(
+        f"SELECT 1 FROM {HPT} WHERE projectsId = 'demo-project' AND locationsId = 'us-central1'").rows)
+    assert {str(r[1]) for r in result.rows} == {"2"}
+
+
+def test_compute_query_parameters_are_sent_and_do_not_filter_rows_out(session, emulator):
+    # A template's `pageToken = '{{ pageToken }}'` left blank reads from the first page.
+    result = cleared(session, emulator).execute(
+        "SELECT COUNT(*) FROM google.compute.networks WHERE project = 'demo-project' AND maxResults = 5 "
+        "AND orderBy = 'name' AND filter = 'name != \"x\"' AND pageToken = ''")
+    assert result.rows[0][0] >= 0
+    [request] = api_calls(emulator, "GET", "/global/networks")
+    query = request["query"]
+    assert query["maxResults"] == ["5"] and query["orderBy"] == ["name"] and query["filter"] == ['name != "x"']
+    assert query["pageToken"] == [""]
+
+
+# -- SHOW ... FROM ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("statement", [
+    "SHOW METHODS FROM google.ml.jobs",
+    "SHOW RESOURCES FROM google.ml",
+    "SHOW SERVICES FROM google LIKE 'ml'",
+    "SHOW EXTENDED METHODS FROM google.ml.jobs LIKE 'c%'",
+])
+def test_show_takes_from_as_well_as_in(session, statement):
+    assert session.execute(statement).rows == session.execute(statement.replace(" FROM ", " IN ")).rows != []
