@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from skyql.emulator import Emulator
-from skyql.errors import ApiError
+from skyql.errors import ApiError, NotFoundError
 from skyql.session import Session
 from tests.mutation_support import api_calls, cleared, cli, module_session
 
@@ -165,3 +165,53 @@ def test_compute_query_parameters_are_sent_and_do_not_filter_rows_out(session, e
 ])
 def test_show_takes_from_as_well_as_in(session, statement):
     assert session.execute(statement).rows == session.execute(statement.replace(" FROM ", " IN ")).rows != []
+
+
+# -- request bodies as StackQL writes them -------------------------------------------------------------
+
+
+def test_bare_field_names_go_into_the_body_as_data_prefixed_ones_do(session, emulator):
+    result = cleared(session, emulator).execute(
+        "INSERT INTO google.compute.networks (project, name, autoCreateSubnetworks) "
+        "SELECT 'demo-project', 'sem-bare-vpc', false")
+    [request] = api_calls(emulator, "POST", "/global/networks")
+    assert request["path"] == "/compute/v1/projects/demo-project/global/networks"
+    assert request["body"] == {"name": "sem-bare-vpc", "autoCreateSubnetworks": False}
+    assert result.warnings == []
+
+
+def test_output_only_fields_of_a_generated_example_are_left_out_with_a_notice(session, emulator):
+    result = cleared(session, emulator).execute(
+        "INSERT INTO google.compute.networks (project, data__name, data__autoCreateSubnetworks, data__id, "
+        "data__kind, data__selfLink, creationTimestamp) "
+        "SELECT 'demo-project', 'sem-generated-vpc', false, '8140147672984831181', 'compute#network', "
+        "'https://www.googleapis.com/compute/v1/projects/demo-project/global/networks/x', '2024-01-01T00:00:00Z'")
+    [request] = api_calls(emulator, "POST", "/global/networks")
+    assert request["body"] == {"name": "sem-generated-vpc", "autoCreateSubnetworks": False}
+    [notice] = result.warnings
+    assert notice.startswith("data__id, data__kind, data__selfLink, creationTimestamp are output only in "
+                             "google.compute.networks")
+
+
+def test_an_update_leaves_out_output_only_fields_and_sends_the_rest(session, emulator, jobs):
+    result = cleared(session, emulator).execute(
+        f"UPDATE google.ml.jobs SET labels = '{{\"team\": \"sem\"}}', state = 'RUNNING', createTime = '2024-01-01' "
+        f"WHERE projectsId = '{jobs}' AND jobsId = 'job_a'")
+    [request] = api_calls(emulator, "PATCH")
+    assert request["body"] == {"labels": {"team": "sem"}} and request["query"]["updateMask"] == ["labels"]
+    assert result.warnings and "state, createTime are output only in google.ml.jobs" in result.warnings[0]
+
+
+def test_the_cli_prints_the_notice_on_stderr_and_still_sends_the_request():
+    done = cli("--emulator", "INSERT INTO google.ml.jobs (projectsId, jobId, state, trainingInput) "
+               "SELECT 'demo-project', 'sem_cli_job', 'RUNNING', '{\"region\": \"us-central1\"}'")
+    assert done.returncode == 0, done.stderr
+    assert "skyql: warning: state is output only in google.ml.jobs" in done.stderr
+    assert "1 row inserted" in done.stderr
+
+
+def test_an_unknown_field_is_still_refused_with_the_valid_ones(session, emulator):
+    with pytest.raises(NotFoundError, match=r"no column 'data__bogus' for INSERT.*valid columns: project, "):
+        cleared(session, emulator).execute(
+            "INSERT INTO google.compute.networks (project, data__name, data__bogus) SELECT 'demo-project', 'v', 1")
+    assert api_calls(emulator) == []

@@ -56,10 +56,10 @@ def run_mutation(session: Session, statement: st.Mutation | st.Exec, params: Seq
                                  statement.hints)
         except _NeedsReads as needs:
             return _dryrun_reads(session, statement, needs.plan)
-    if session.options.dryrun:
-        return _dryrun(session, plan)
-    outcomes = session.run_async(_send_all(session, plan))
-    return _result(session, plan, outcomes)
+    result = _dryrun(session, plan) if session.options.dryrun else _result(
+        session, plan, session.run_async(_send_all(session, plan)))
+    result.warnings.extend(plan.notices)
+    return result
 
 
 def _evaluator(session: Session) -> Evaluate:
