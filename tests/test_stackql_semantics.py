@@ -215,3 +215,74 @@ def test_an_unknown_field_is_still_refused_with_the_valid_ones(session, emulator
         cleared(session, emulator).execute(
             "INSERT INTO google.compute.networks (project, data__name, data__bogus) SELECT 'demo-project', 'v', 1")
     assert api_calls(emulator) == []
+
+
+# -- EXEC as a subquery; SHOWRESULTS -------------------------------------------------------------------
+
+POLICY = ('{"bindings": ['
+          '{"role": "roles/ml.viewer", "members": ["user:a@example.com", "user:b@example.com"]}, '
+          '{"role": "roles/ml.admin", "members": ["user:a@example.com", "user:b@example.com"]}, '
+          '{"role": "roles/owner", "members": ["user:a@example.com"]}]}')
+GET_POLICY = "EXEC /*+ SHOWRESULTS */ google.ml.jobs_iam_policies.get_iam_policy @projectsId = '{}', @jobsId = 'job_a'"
+
+
+@pytest.fixture(scope="module")
+def policy(session: Session, jobs: str) -> str:
+    """job_a of `jobs` with three bindings; the project."""
+    session.execute(f"REPLACE google.ml.jobs_iam_policies SET data__policy = '{POLICY}' "
+                    f"WHERE projectsId = '{jobs}' AND jobsId = 'job_a'")
+    return jobs
+
+
+def test_select_from_an_exec_reads_its_result_rows_as_stackql_does(session, emulator, policy):
+    result = cleared(session, emulator).execute(
+        f"SELECT members, GROUP_CONCAT(role) AS roles FROM ({GET_POLICY.format(policy)}) "
+        "GROUP BY members ORDER BY members")
+    # StackQL's own test of this statement expects one row per distinct members list, its roles joined by commas.
+    assert [(json.loads(m), r) for m, r in result.rows] == [
+        (["user:a@example.com", "user:b@example.com"], "roles/ml.viewer,roles/ml.admin"),
+        (["user:a@example.com"], "roles/owner"),
+    ]
+    [request] = api_calls(emulator)
+    assert request["path"] == f"/v1/projects/{policy}/jobs/job_a:getIamPolicy"
+
+
+def test_an_exec_subquery_works_in_a_cte_beside_a_provider_table(session, policy):
+    result = session.execute(
+        f"WITH bindings AS ({GET_POLICY.format(policy)}) "
+        f"SELECT j.jobId, b.role FROM bindings b, google.ml.jobs j "
+        f"WHERE j.projectsId = '{policy}' AND j.jobId = 'job_a' AND b.role LIKE 'roles/ml.%' ORDER BY b.role")
+    assert result.rows == [("job_a", "roles/ml.admin"), ("job_a", "roles/ml.viewer")]
+
+
+def test_dryrun_of_a_select_from_an_exec_shows_the_exec_request_and_sends_nothing(session, emulator, policy):
+    session.options.dryrun = True
+    try:
+        result = cleared(session, emulator).execute(f"SELECT role FROM ({GET_POLICY.format(policy)})")
+    finally:
+        session.options.dryrun = False
+    [(resource, method, request)] = result.rows
+    assert (resource, method) == ("google.ml.jobs_iam_policies", "get_iam_policy")
+    assert f"/v1/projects/{policy}/jobs/job_a:getIamPolicy" in request
+    assert api_calls(emulator) == []
+
+
+def test_an_exec_subquery_that_fails_fails_the_select(session, jobs):
+    with pytest.raises(ApiError, match="404"):
+        session.execute(f"SELECT * FROM ({GET_POLICY.format(jobs).replace('job_a', 'nope')})")
+
+
+def test_a_column_called_exec_in_parentheses_is_still_a_column(session):
+    assert session.execute("SELECT (exec) + 1 FROM (SELECT 41 AS exec)").rows == [(42,)]
+
+
+def test_showresults_on_an_insert_or_update_shows_what_the_api_answered(session, emulator, jobs):
+    inserted = session.execute(
+        "INSERT /*+ SHOWRESULTS */ INTO google.ml.jobs (projectsId, jobId, trainingInput) "
+        f"SELECT '{jobs}', 'job_shown', '{{\"region\": \"us-central1\"}}'")
+    row = dict(zip(inserted.columns, inserted.rows[0], strict=True))
+    assert row["jobId"] == "job_shown" and row["state"] == "QUEUED" and row["projectsId"] == jobs
+    updated = session.execute(f"UPDATE /*+ SHOWRESULTS */ google.ml.jobs SET labels = '{{\"k\": \"v\"}}' "
+                              f"WHERE projectsId = '{jobs}' AND jobsId = 'job_shown'")
+    row = dict(zip(updated.columns, updated.rows[0], strict=True))
+    assert row["jobId"] == "job_shown" and json.loads(row["labels"]) == {"k": "v"}

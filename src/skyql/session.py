@@ -236,6 +236,10 @@ class Session:
             raise _too_deep() from None
 
     def _query(self, statement: st.Query, params: Sequence[Any] | None) -> Result:
+        from skyql.sql.statements import exec_tables
+
+        if exec_tables(statement.expression):
+            return self._query_over_execs(statement, params)
         plan = self.plan(statement, params)
         if self.options.dryrun:
             return self.dryrun_result(plan)
@@ -256,6 +260,32 @@ class Session:
         finally:
             for fetch in plan.fetches:
                 self.engine.drop(fetch.key)
+
+    def _query_over_execs(self, statement: st.Query, params: Sequence[Any] | None) -> Result:
+        """`SELECT ... FROM (EXEC ...)`: each EXEC runs first, its rows a table the query then reads."""
+        from sqlglot import exp
+
+        from skyql.mutate import exec_dryrun, exec_into_table
+        from skyql.sql import statements as st
+
+        expression = statement.expression.copy()
+        tables = st.exec_tables(expression)
+        if self.options.dryrun:
+            rows = [row for table in tables for row in exec_dryrun(self, table.meta[st.EXEC_META]).rows]
+            result = self.dryrun_result(self.plan(statement, params))
+            result.rows[:0] = rows
+            return result
+        keys: list[str] = []
+        try:
+            for table in tables:
+                key = self.next_key("exec")
+                keys.append(key)
+                exec_into_table(self, table.meta.pop(st.EXEC_META), key)
+                table.set("this", exp.to_identifier(key, quoted=True))
+            return self._query(st.Query(statement.text, expression=expression), params)
+        finally:
+            for key in keys:
+                self.engine.drop(key)
 
     @contextlib.contextmanager
     def _local_query(self) -> Iterator[None]:

@@ -58,6 +58,8 @@ def plan_mutation(kind: str, expression: exp.Expression, registry: Registry, eva
     """Plan an INSERT, UPDATE, REPLACE or DELETE statement."""
     resource, method = mutation_target(kind, expression, registry)
     returning = list(expression.args["returning"].expressions) if expression.args.get("returning") else []
+    if not returning and "SHOWRESULTS" in hints:
+        returning = [exp.Star()]  # StackQL's hint for "show what the API answered": RETURNING *
     notices: list[str] = []
     if kind == "INSERT":
         calls = _insert_calls(expression, resource, method, evaluate, notices)
