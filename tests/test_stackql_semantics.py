@@ -286,3 +286,18 @@ def test_showresults_on_an_insert_or_update_shows_what_the_api_answered(session,
                               f"WHERE projectsId = '{jobs}' AND jobsId = 'job_shown'")
     row = dict(zip(updated.columns, updated.rows[0], strict=True))
     assert row["jobId"] == "job_shown" and json.loads(row["labels"]) == {"k": "v"}
+
+
+def test_a_mutation_may_read_an_exec_subquery_and_dryrun_shows_both_requests(session, emulator, policy):
+    update = (f"UPDATE google.ml.jobs SET labels = (SELECT json_object('bindings', count(*)::VARCHAR) "
+              f"FROM ({GET_POLICY.format(policy)})) WHERE projectsId = '{policy}' AND jobsId = 'job_a'")
+    session.options.dryrun = True
+    try:
+        planned = cleared(session, emulator).execute(update)
+    finally:
+        session.options.dryrun = False
+    assert [row[1] for row in planned.rows] == ["get_iam_policy", "patch"]
+    assert api_calls(emulator) == []
+    session.execute(update)
+    [patch] = api_calls(emulator, "PATCH")
+    assert patch["body"] == {"labels": {"bindings": "3"}}

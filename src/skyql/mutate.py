@@ -20,7 +20,6 @@ from skyql.sql import statements as st
 
 if TYPE_CHECKING:
     from skyql.fetch import Fetcher, Request
-    from skyql.plan.model import Plan
     from skyql.session import Session
 
 _PAST = {"INSERT": "inserted", "UPDATE": "updated", "REPLACE": "replaced", "DELETE": "deleted"}
@@ -41,8 +40,8 @@ class Outcome:
 class _NeedsReads(Exception):  # noqa: N818 - control flow inside --dryrun, never seen by users
     """A --dryrun mutation whose rows come from API reads: show those reads instead of sending them."""
 
-    def __init__(self, plan: Plan) -> None:
-        self.plan = plan
+    def __init__(self, reads: Result) -> None:
+        self.reads = reads  # the --dryrun rows of those reads
 
 
 def run_mutation(session: Session, statement: st.Mutation | st.Exec, params: Sequence[Any] | None) -> Result:
@@ -55,7 +54,7 @@ def run_mutation(session: Session, statement: st.Mutation | st.Exec, params: Seq
             plan = plan_mutation(statement.kind, expression, session.registry, _evaluator(session),
                                  statement.hints)
         except _NeedsReads as needs:
-            return _dryrun_reads(session, statement, needs.plan)
+            return _dryrun_reads(session, statement, needs.reads)
     result = _dryrun(session, plan) if session.options.dryrun else _result(
         session, plan, session.run_async(_send_all(session, plan)))
     result.warnings.extend(plan.notices)
@@ -70,8 +69,8 @@ def _evaluator(session: Session) -> Evaluate:
         if not session.options.dryrun:
             return session.execute(query)
         plan = session.plan(query)
-        if plan.fetches:
-            raise _NeedsReads(plan)
+        if plan.fetches or st.exec_tables(select):
+            raise _NeedsReads(session.execute(query))  # under --dryrun: the requests it would send
         return session.engine.query(plan.local_sql)
 
     return evaluate
@@ -307,9 +306,8 @@ def _dryrun(session: Session, plan: MutationPlan) -> Result:
     return Result.of_strings(["resource", "method", "request"], rows)
 
 
-def _dryrun_reads(session: Session, statement: st.Mutation, reads: Plan) -> Result:
-    """The reads that would choose the rows, then the one request per row that would follow."""
-    result = session.dryrun_result(reads)
+def _dryrun_reads(session: Session, statement: st.Mutation, result: Result) -> Result:
+    """The reads that would choose the rows (`result`), then the one request per row that would follow."""
     resource, method = mutation_target(statement.kind, statement.expression, session.registry)
     service = resource.service
     endpoint = session.options.endpoints.get("google")
