@@ -11,6 +11,8 @@ import pytest
 from skyql.emulator import Emulator
 from skyql.errors import ApiError, NotFoundError
 from skyql.session import Session
+from skyql.sql import parse_one
+from skyql.sql.statements import EXEC_META, exec_tables
 from tests.mutation_support import api_calls, cleared, cli, module_session
 
 HPT = "google.aiplatform.hyperparameter_tuning_jobs"
@@ -301,3 +303,26 @@ def test_a_mutation_may_read_an_exec_subquery_and_dryrun_shows_both_requests(ses
     session.execute(update)
     [patch] = api_calls(emulator, "PATCH")
     assert patch["body"] == {"labels": {"bindings": "3"}}
+
+
+def test_await_inside_an_exec_subquery_waits_for_the_operation(session, emulator):
+    item = emulator.add("aiplatform", "projects/sem-await/locations/us-central1/hyperparameterTuningJobs",
+                        {"displayName": "to-delete"})
+    job_id = item["name"].rsplit("/", 1)[-1]
+    exec_delete = (f"EXEC /*+ AWAIT */ {HPT}.delete @projectsId = 'sem-await', @locationsId = 'us-central1', "
+                   f"@hyperparameterTuningJobsId = '{job_id}'")
+    result = session.execute(f"SELECT done, name FROM ({exec_delete})")
+    [(done, name)] = result.rows
+    assert done is True and "/operations/" in name
+    assert api_calls(emulator, "GET", "/operations/"), "the operation was polled"
+
+
+def test_hints_inside_an_exec_subquery_are_the_execs_and_not_the_statements():
+    statement = parse_one(
+        "UPDATE /*+ SHOWRESULTS */ google.ml.jobs SET labels = (SELECT json_object('n', count(*)::VARCHAR) "
+        "FROM (EXEC /*+ AWAIT */ google.ml.jobs_iam_policies.get_iam_policy @projectsId = 'p', @jobsId = 'j')) "
+        "WHERE projectsId = 'p' AND jobsId = 'j'")
+    assert statement.hints == {"SHOWRESULTS"}
+    [table] = exec_tables(statement.expression)
+    assert table.meta[EXEC_META].hints == {"AWAIT"}
+    assert table.meta[EXEC_META].params == {"projectsId": "p", "jobsId": "j"}

@@ -71,12 +71,12 @@ def parse_piece(piece: Piece) -> st.Statement:
     keyword = first.text.upper() if stackql.is_word(first) else ""
     if keyword in _STACKQL:
         statement = _STACKQL[keyword](stackql.Cursor(piece))
+        statement.hints = hints
     elif first.token_type in _QUERY_START or first.token_type in _MUTATION_START:
-        statement = _standard(piece)
+        statement = _standard(piece)  # its hints are those outside its `(EXEC ...)` subqueries
     else:
         verb = keyword or first.text
         raise SqlError(f"{verb} statements are not supported: {SUPPORTED}")
-    statement.hints = hints
     statement.line = piece.line
     return statement
 
@@ -94,7 +94,7 @@ def _hints(piece: Piece) -> frozenset[str]:
 
 def _standard(piece: Piece) -> st.Statement:
     """SELECT and DML through sqlglot; REPLACE is StackQL's UPDATE-shaped PUT."""
-    tokens, execs = _exec_subqueries(piece)
+    tokens, execs, hints = _exec_subqueries(piece)
     try:
         expression = DIALECT.parser().parse(tokens, piece.source)[0]
     except ParseError as err:
@@ -109,20 +109,24 @@ def _standard(piece: Piece) -> st.Statement:
         if not table.db and table.name in execs:
             table.meta[st.EXEC_META] = execs[table.name]
     if isinstance(expression, exp.Query | exp.Values):
-        return st.Query(piece.text, expression=expression)
+        return st.Query(piece.text, expression=expression, hints=hints)
     kind = _MUTATIONS.get(type(expression))
     if kind is None:
         raise SqlError(f"{expression.key.upper()} statements are not supported: {SUPPORTED}")
     if piece.tokens[0].token_type == TokenType.REPLACE:
         kind = "REPLACE"
-    return st.Mutation(piece.text, kind=kind, expression=expression)
+    return st.Mutation(piece.text, kind=kind, expression=expression, hints=hints)
 
 
-def _exec_subqueries(piece: Piece) -> tuple[list[Token], dict[str, st.Exec]]:
+def _exec_subqueries(piece: Piece) -> tuple[list[Token], dict[str, st.Exec], frozenset[str]]:
     """`(EXEC ...)` read as StackQL's EXEC and replaced by `(SELECT * FROM "<name>")`: StackQL takes an
-    EXEC's result rows as a table, e.g. `SELECT members, GROUP_CONCAT(role) FROM (EXEC ...getIamPolicy ...)`."""
+    EXEC's result rows as a table, e.g. `SELECT members, GROUP_CONCAT(role) FROM (EXEC ...getIamPolicy ...)`.
+
+    Returns the tokens, the EXECs by table name, and the hints that are the statement's own (not an EXEC's).
+    """
     tokens = list(piece.tokens)
     execs: dict[str, st.Exec] = {}
+    taken: set[int] = set()  # offsets of the hints inside an EXEC
     i = 0
     while i < len(tokens) - 1:
         first, second = tokens[i], tokens[i + 1]
@@ -137,6 +141,7 @@ def _exec_subqueries(piece: Piece) -> tuple[list[Token], dict[str, st.Exec]]:
             raise SqlError(f"the ( before EXEC at line {piece.source.count(chr(10), 0, first.start) + 1} is never closed")
         inner = tokens[i + 1 : close]
         hints = tuple(h for h in piece.hints if first.start < h.offset < tokens[close].start)
+        taken.update(h.offset for h in hints)
         sub = Piece(piece.source, second.start, inner[-1].end + 1, inner, hints, piece.line)
         statement = stackql.parse_exec(stackql.Cursor(sub))
         statement.hints = frozenset(h.word for h in hints)
@@ -152,7 +157,7 @@ def _exec_subqueries(piece: Piece) -> tuple[list[Token], dict[str, st.Exec]]:
             Token(TokenType.R_PAREN, ")", *at),
         ]
         i += 6
-    return tokens, execs
+    return tokens, execs, frozenset(h.word for h in piece.hints if h.offset not in taken)
 
 
 def _closing(tokens: list[Token], open_at: int) -> int | None:
