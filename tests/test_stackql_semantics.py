@@ -120,6 +120,18 @@ def test_a_page_token_in_where_starts_the_read_there_and_is_a_column(session, em
     assert first["query"]["pageToken"] == [first_token] and first["query"]["pageSize"] == ["2"]
 
 
+def test_stackqls_select_example_with_its_optional_parameters_left_blank_runs(session, emulator):
+    # StackQL's registry docs give every query parameter: `AND pageSize = '{{ pageSize }}'`, rendered blank.
+    example = (f"SELECT displayName, state FROM {HPT} WHERE projectsId = 'demo-project' -- required\n"
+               "AND locationsId = 'us-central1' -- required\n"
+               "AND filter = '' AND pageSize = '' AND pageToken = '' AND readMask = ''")
+    rows = cleared(session, emulator).execute(example).rows
+    assert len(rows) == len(session.execute(
+        f"SELECT 1 FROM {HPT} WHERE projectsId = 'demo-project' AND locationsId = 'us-central1'").rows) > 0
+    first = api_calls(emulator, "GET", "/hyperparameterTuningJobs")[0]
+    assert not {"filter", "pageSize", "pageToken", "readMask"} & first["query"].keys()
+
+
 def test_dryrun_shows_the_page_token_it_would_send(session):
     session.options.dryrun = True
     try:
@@ -145,7 +157,6 @@ def test_page_size_sets_the_size_of_each_page_and_every_page_is_still_read(sessi
 
 
 def test_compute_query_parameters_are_sent_and_do_not_filter_rows_out(session, emulator):
-    # A template's `pageToken = '{{ pageToken }}'` left blank reads from the first page.
     result = cleared(session, emulator).execute(
         "SELECT COUNT(*) FROM google.compute.networks WHERE project = 'demo-project' AND maxResults = 5 "
         "AND orderBy = 'name' AND filter = 'name != \"x\"' AND pageToken = ''")
@@ -153,7 +164,7 @@ def test_compute_query_parameters_are_sent_and_do_not_filter_rows_out(session, e
     [request] = api_calls(emulator, "GET", "/global/networks")
     query = request["query"]
     assert query["maxResults"] == ["5"] and query["orderBy"] == ["name"] and query["filter"] == ['name != "x"']
-    assert query["pageToken"] == [""]
+    assert "pageToken" not in query  # blank: not given
 
 
 # -- SHOW ... FROM ----------------------------------------------------------------------------------------
