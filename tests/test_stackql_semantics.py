@@ -337,3 +337,10 @@ def test_hints_inside_an_exec_subquery_are_the_execs_and_not_the_statements():
     [table] = exec_tables(statement.expression)
     assert table.meta[EXEC_META].hints == {"AWAIT"}
     assert table.meta[EXEC_META].params == {"projectsId": "p", "jobsId": "j"}
+
+
+def test_an_exec_subquery_with_an_empty_answer_is_no_rows(session, emulator, jobs):
+    result = cleared(session, emulator).execute(
+        f"SELECT count(*) FROM (EXEC google.ml.jobs.cancel @projectsId = '{jobs}', @jobsId = 'job_b') AS c")
+    assert result.rows == [(0,)]
+    assert [r["path"] for r in api_calls(emulator, "POST")] == [f"/v1/projects/{jobs}/jobs/job_b:cancel"]

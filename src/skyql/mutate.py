@@ -231,6 +231,8 @@ def _responses(plan: MutationPlan, done: list[Outcome]) -> tuple[list[Column], l
 def _load(session: Session, plan: MutationPlan, done: list[Outcome], key: str) -> None:
     """The answers as rows of DuckDB table `key` (made even when there are none)."""
     columns, bodies, object_key = _responses(plan, done)
+    if plan.kind == "EXEC":  # an empty answer (cancel's {}) is no row
+        bodies = [(call, r) for call, r in bodies if _has_rows(r, object_key)]
     # RETURNING may name the parameters (jobsId, ...); EXEC shows what the API answered, nothing else.
     names = {c.name for c in columns}
     params = [] if plan.kind == "EXEC" else [p for p in dict.fromkeys(k for o in done for k in o.call.params)
