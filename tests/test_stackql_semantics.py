@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from skyql.emulator import Emulator
-from skyql.errors import ApiError, NotFoundError
+from skyql.errors import ApiError, NotFoundError, SqlError
 from skyql.session import Session
 from skyql.sql import parse_one
 from skyql.sql.statements import EXEC_META, exec_tables
@@ -165,6 +165,13 @@ def test_compute_query_parameters_are_sent_and_do_not_filter_rows_out(session, e
     query = request["query"]
     assert query["maxResults"] == ["5"] and query["orderBy"] == ["name"] and query["filter"] == ['name != "x"']
     assert "pageToken" not in query  # blank: not given
+
+
+def test_a_query_parameter_not_given_with_an_equality_says_how_to_give_it(session):
+    with pytest.raises(SqlError, match=r"^pageSize is a query parameter of google.aiplatform.hyperparameter_tuning_jobs"
+                                      r", a column only when WHERE gives it with = or IN"):
+        session.execute(f"SELECT displayName FROM {HPT} WHERE projectsId = 'demo-project' "
+                        "AND locationsId = 'us-central1' AND pageSize > 3")
 
 
 # -- SHOW ... FROM ----------------------------------------------------------------------------------------

@@ -511,6 +511,12 @@ def _unknown_column(plan: Plan, error: SqlError) -> SqlError:
     if any(name.lower() == n.lower() for known in names.values() for n in known):
         return error  # a real column a CTE or subquery did not pass on: DuckDB's message is the right one
     ids = list(names)
+    query = [p.name for f in plan.fetches for m in f.resource.methods_for("SELECT") for p in m.query_params
+             if p.name.lower() == name.lower()]
+    if query:
+        # A query parameter is a column only where WHERE gives it with = or IN: that value is what is sent.
+        return SqlError(f"{query[0]} is a query parameter of {ids[0]}, a column only when WHERE gives it with = or IN"
+                        f" (e.g. AND {query[0]} = '...', sent to the API); it cannot be read or compared otherwise")
     where = f"{ids[0]} has no" if len(ids) == 1 else f"none of {', '.join(ids)} has a"
     hint = did_you_mean(name, [n for known in names.values() for n in known])
     return SqlError(f"unknown column {name}: {where} column or parameter of that name{hint};"
