@@ -138,7 +138,8 @@ def _exec_subqueries(piece: Piece) -> tuple[list[Token], dict[str, st.Exec], fro
             continue
         close = _closing(tokens, i)
         if close is None:
-            raise SqlError(f"the ( before EXEC at line {piece.source.count(chr(10), 0, first.start) + 1} is never closed")
+            line = piece.source.count("\n", 0, first.start) + 1
+            raise SqlError(f"the ( before EXEC at line {line} is never closed: end the EXEC with )")
         inner = tokens[i + 1 : close]
         hints = tuple(h for h in piece.hints if first.start < h.offset < tokens[close].start)
         taken.update(h.offset for h in hints)
