@@ -99,23 +99,31 @@ def test_verbose_notes_each_404_read_as_no_rows_on_stderr():
 # -- every query parameter may be given in WHERE --------------------------------------------------------
 
 
-def _page_tokens(session: Session, page_size: int) -> list[str | None]:
+@pytest.fixture(scope="module")
+def tuning(emulator: Emulator) -> str:
+    """A project with five tuning jobs in us-central1, hpt-0 to hpt-4."""
+    for i in range(5):
+        emulator.add("aiplatform", "projects/sem-pages/locations/us-central1/hyperparameterTuningJobs",
+                     {"displayName": f"hpt-{i}"})
+    return "sem-pages"
+
+
+def _pages(session: Session, project: str, page_size: int) -> list[tuple[list[str], str | None]]:
+    """The pages of a list as the raw `_list` EXEC shows them: (their displayNames, nextPageToken)."""
     pages = session.execute(
-        f"EXEC {HPT}._list @projectsId = 'demo-project', @locationsId = 'us-central1', @pageSize = {page_size}")
-    return [row[pages.columns.index("nextPageToken")] for row in pages.rows]
+        f"EXEC {HPT}._list @projectsId = '{project}', @locationsId = 'us-central1', @pageSize = {page_size}")
+    items, token = pages.columns.index("hyperparameterTuningJobs"), pages.columns.index("nextPageToken")
+    return [([j["displayName"] for j in json.loads(row[items])], row[token]) for row in pages.rows]
 
 
-def test_a_page_token_in_where_starts_the_read_there_and_is_a_column(session, emulator):
-    every = session.execute(
-        f"SELECT displayName FROM {HPT} WHERE projectsId = 'demo-project' AND locationsId = 'us-central1' "
-        "ORDER BY displayName").rows
-    first_token = _page_tokens(session, 2)[0]
-    assert first_token
+def test_a_page_token_in_where_starts_the_read_there_and_is_a_column(session, emulator, tuning):
+    (first_page, first_token), *_ = _pages(session, tuning, 2)
+    assert len(first_page) == 2 and first_token
     result = cleared(session, emulator).execute(
-        f"SELECT displayName, pageToken FROM {HPT} WHERE locationsId = 'us-central1' AND projectsId = 'demo-project' "
+        f"SELECT displayName, pageToken FROM {HPT} WHERE locationsId = 'us-central1' AND projectsId = '{tuning}' "
         f"AND pageSize = 2 AND pageToken = '{first_token}' ORDER BY displayName")
-    assert [r[0] for r in result.rows] == [r[0] for r in every[2:]]  # the first page is skipped
-    assert {r[1] for r in result.rows} == {first_token}
+    # Every job but those of the first page, each row carrying the token given.
+    assert result.rows == [(f"hpt-{i}", first_token) for i in range(5) if f"hpt-{i}" not in first_page]
     first = api_calls(emulator, "GET", "/hyperparameterTuningJobs")[0]
     assert first["query"]["pageToken"] == [first_token] and first["query"]["pageSize"] == ["2"]
 
@@ -144,16 +152,13 @@ def test_dryrun_shows_the_page_token_it_would_send(session):
     assert "pageToken=abc" in request
 
 
-def test_page_size_sets_the_size_of_each_page_and_every_page_is_still_read(session, emulator):
+def test_page_size_sets_the_size_of_each_page_and_every_page_is_still_read(session, emulator, tuning):
     result = cleared(session, emulator).execute(
-        f"SELECT displayName, pageSize FROM {HPT} WHERE projectsId = 'demo-project' AND locationsId = 'us-central1' "
-        "AND pageSize = 2")
+        f"SELECT displayName, pageSize FROM {HPT} WHERE projectsId = '{tuning}' AND locationsId = 'us-central1' "
+        "AND pageSize = 2 ORDER BY displayName")
     sent = api_calls(emulator, "GET", "/hyperparameterTuningJobs")
-    assert len(sent) == len(_page_tokens(session, 2)) > 1
-    assert all(r["query"]["pageSize"] == ["2"] for r in sent)
-    assert len(result.rows) == len(session.execute(
-        f"SELECT 1 FROM {HPT} WHERE projectsId = 'demo-project' AND locationsId = 'us-central1'").rows)
-    assert {str(r[1]) for r in result.rows} == {"2"}
+    assert len(sent) == 3 and all(r["query"]["pageSize"] == ["2"] for r in sent)
+    assert [(name, str(size)) for name, size in result.rows] == [(f"hpt-{i}", "2") for i in range(5)]
 
 
 def test_compute_query_parameters_are_sent_and_do_not_filter_rows_out(session, emulator):
