@@ -274,6 +274,37 @@ async def test_partial_results_turn_a_failed_partition_into_a_warning():
     assert [w.params for w in f.warnings] == [{"projectsId": "p2"}]
 
 
+async def test_googles_404_on_a_first_page_reads_as_no_pages_when_missing_is_ok():
+    async def handle(request: httpx.Request) -> httpx.Response:
+        if "/gone/" in request.url.path:
+            return httpx.Response(404, json={"error": {"code": 404, "message": "The resource was not found",
+                                                       "errors": [{"reason": "notFound"}]}})
+        return await paged(2)(request)
+
+    f = fetcher(handle)
+    async with f:
+        pages = [p async for p in f.pages([listing("p1"), listing("gone")], "t1", missing_ok=True)]
+    assert {p.partition["projectsId"] for p in pages} == {"p1"}
+    assert [m.params for m in f.missing] == [{"projectsId": "gone"}]
+    with pytest.raises(ApiError, match="HTTP 404"):  # without missing_ok (mutations, EXEC) it is an error
+        await collect(fetcher(handle), [listing("gone")])
+
+
+@pytest.mark.parametrize("case", ["html", "second page"])
+async def test_a_404_that_is_not_googles_or_comes_mid_list_stays_an_error(case):
+    async def handle(request: httpx.Request) -> httpx.Response:
+        if case == "html":  # a wrong URL or endpoint: a web server's page, not Google's JSON error
+            return httpx.Response(404, html="<html><body>Not Found</body></html>")
+        if request.url.params.get("pageToken"):
+            return httpx.Response(404, json={"error": {"code": 404, "status": "NOT_FOUND", "message": "gone"}})
+        return httpx.Response(200, content=page_body(1, "t2"))
+
+    f = fetcher(handle, retries=0)
+    with pytest.raises(ApiError, match="HTTP 404"):
+        async with f:
+            [p async for p in f.pages([listing()], "t1", missing_ok=True)]
+
+
 async def test_a_repeated_page_token_ends_with_an_error_not_a_loop():
     async def handle(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=page_body(1, "same"))

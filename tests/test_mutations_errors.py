@@ -41,10 +41,10 @@ def test_a_wrong_column_name_is_refused_with_the_closest_and_all_valid_columns(s
     assert "data__createTime" not in message, "output-only fields are not offered"
 
 
-def test_an_output_only_field_is_refused_as_such(session, emulator):
-    message = refused(session, emulator, "INSERT INTO google.ml.jobs (projectsId, data__jobId, data__state) "
-                                         "VALUES ('mut-err', 'j', 'RUNNING')", ParameterError)
-    assert message == "data__state is output only in google.ml.jobs: the server sets it, INSERT cannot; leave it out"
+def test_an_update_that_sets_only_output_only_fields_is_refused_as_such(session, emulator):
+    message = refused(session, emulator, "UPDATE google.ml.jobs SET data__state = 'RUNNING' "
+                                         "WHERE projectsId = 'mut-err' AND jobsId = 'j'", ParameterError)
+    assert message.startswith("UPDATE sets only output-only fields of google.ml.jobs (data__state)")
 
 
 def test_a_type_mismatch_names_the_column_and_the_value(session, emulator):

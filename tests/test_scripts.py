@@ -156,8 +156,8 @@ def test_the_first_failing_statement_stops_the_script_naming_it_and_its_line(sky
     status, out, err = skyql(
         "SELECT jobId FROM google.ml.jobs WHERE projectsId = 'scr-stop';\n"
         "\n"
-        "SELECT jobId FROM google.ml.jobs\n"
-        "WHERE projectsId = 'scr-stop' AND jobsId = 'no_such_job';\n"
+        "EXEC google.ml.jobs.cancel\n"
+        "  @projectsId = 'scr-stop', @jobsId = 'no_such_job';\n"
         "SELECT jobId FROM google.ml.jobs WHERE projectsId = 'scr-stop-never';\n",
         "-o", "json",
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 from typing import Any
 
 from skyql.errors import SqlError
@@ -120,12 +121,21 @@ def registry_list(s: st.RegistryList, registry: Registry) -> Result:
     return Result.of_strings(["provider", "version"], rows)
 
 
+# "Output only. ..." (AIP-203) or compute's "[Output Only] ...": fields the server sets and ignores in a request.
+_OUTPUT_ONLY = re.compile(r"\s*\[?output only\b", re.IGNORECASE)
+
+
+def is_output_only(prop: dict[str, Any]) -> bool:
+    """Whether a body field is set by the server only (discovery's readOnly, or its description says so)."""
+    return bool(prop.get("readOnly")) or bool(_OUTPUT_ONLY.match(prop.get("description", "")))
+
+
 def body_fields(res: Resource, method: Method) -> list[tuple[str, dict[str, Any], bool]]:
     """Writable request-body fields of `method`: (name, property schema, required)."""
     schema = res.service.schema(method.request_schema)
     out = []
     for name, prop in schema.get("properties", {}).items():
-        if prop.get("readOnly") or prop.get("description", "").startswith("Output only."):
+        if is_output_only(prop):
             continue
         out.append((name, prop, prop.get("description", "").startswith("Required.")))
     return out

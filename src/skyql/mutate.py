@@ -20,7 +20,6 @@ from skyql.sql import statements as st
 
 if TYPE_CHECKING:
     from skyql.fetch import Fetcher, Request
-    from skyql.plan.model import Plan
     from skyql.session import Session
 
 _PAST = {"INSERT": "inserted", "UPDATE": "updated", "REPLACE": "replaced", "DELETE": "deleted"}
@@ -41,8 +40,8 @@ class Outcome:
 class _NeedsReads(Exception):  # noqa: N818 - control flow inside --dryrun, never seen by users
     """A --dryrun mutation whose rows come from API reads: show those reads instead of sending them."""
 
-    def __init__(self, plan: Plan) -> None:
-        self.plan = plan
+    def __init__(self, reads: Result) -> None:
+        self.reads = reads  # the --dryrun rows of those reads
 
 
 def run_mutation(session: Session, statement: st.Mutation | st.Exec, params: Sequence[Any] | None) -> Result:
@@ -55,11 +54,11 @@ def run_mutation(session: Session, statement: st.Mutation | st.Exec, params: Seq
             plan = plan_mutation(statement.kind, expression, session.registry, _evaluator(session),
                                  statement.hints)
         except _NeedsReads as needs:
-            return _dryrun_reads(session, statement, needs.plan)
-    if session.options.dryrun:
-        return _dryrun(session, plan)
-    outcomes = session.run_async(_send_all(session, plan))
-    return _result(session, plan, outcomes)
+            return _dryrun_reads(session, statement, needs.reads)
+    result = _dryrun(session, plan) if session.options.dryrun else _result(
+        session, plan, session.run_async(_send_all(session, plan)))
+    result.warnings.extend(plan.notices)
+    return result
 
 
 def _evaluator(session: Session) -> Evaluate:
@@ -70,8 +69,8 @@ def _evaluator(session: Session) -> Evaluate:
         if not session.options.dryrun:
             return session.execute(query)
         plan = session.plan(query)
-        if plan.fetches:
-            raise _NeedsReads(plan)
+        if plan.fetches or st.exec_tables(select):
+            raise _NeedsReads(session.execute(query))  # under --dryrun: the requests it would send
         return session.engine.query(plan.local_sql)
 
     return evaluate
@@ -126,18 +125,24 @@ def _request(session: Session, plan: MutationPlan, call: Call) -> Request:
 
 
 def _result(session: Session, plan: MutationPlan, outcomes: list[Outcome]) -> Result:
-    failed = [o for o in outcomes if o.error is not None]
-    done = [o for o in outcomes if o.error is None]
-    if failed:
-        if len(outcomes) == 1 and failed[0].error is not None:
-            raise failed[0].error
-        raise _partial_failure(plan, failed, done)
+    done = _succeeded(plan, outcomes)
     message = _message(plan, done)
     if plan.kind == "EXEC" or plan.returning:
         result = _rows_of(session, plan, done)
         result.message = message
         return result
     return Result([], [], [], message=message, affected=len(done))
+
+
+def _succeeded(plan: MutationPlan, outcomes: list[Outcome]) -> list[Outcome]:
+    """The outcomes, when every call succeeded; else the error (of the one call, or of those that failed)."""
+    failed = [o for o in outcomes if o.error is not None]
+    done = [o for o in outcomes if o.error is None]
+    if failed:
+        if len(outcomes) == 1 and failed[0].error is not None:
+            raise failed[0].error
+        raise _partial_failure(plan, failed, done)
+    return done
 
 
 def _message(plan: MutationPlan, done: list[Outcome]) -> str:
@@ -196,10 +201,23 @@ def _partial_failure(plan: MutationPlan, failed: list[Outcome], done: list[Outco
 
 def _rows_of(session: Session, plan: MutationPlan, done: list[Outcome]) -> Result:
     """Responses as rows typed by their schema: the list items, the created resource, the final response."""
+    columns, bodies, object_key = _responses(plan, done)
+    if plan.kind == "EXEC" and not any(_has_rows(r, object_key) for _, r in bodies):
+        return Result([], [], [])  # an empty answer (cancel, delete): the message says what happened
+    key = session.next_key(plan.resource.id + "_response")
+    try:
+        _load(session, plan, done, key)
+        select = ", ".join(e.sql(dialect="duckdb") for e in plan.returning) if plan.returning else "*"
+        return session.engine.query(f'SELECT {select} FROM "{key}"')
+    finally:
+        session.engine.drop(key)
+
+
+def _responses(plan: MutationPlan, done: list[Outcome]) -> tuple[list[Column], list[tuple[Call, Any]], str | None]:
+    """The answers to show as rows: (their columns, (call, response) pairs, the key of the rows in each)."""
     method = plan.method
-    service = plan.resource.service
     object_key = None if method.raw else method.object_key
-    columns = service.row_columns(method)
+    columns = plan.resource.service.row_columns(method)
     bodies = [(o.call, r) for o in done for r in o.responses]
     if plan.await_operations and method.returns_operation:
         results = [(call, _payload(r)) for call, r in bodies]
@@ -207,23 +225,37 @@ def _rows_of(session: Session, plan: MutationPlan, done: list[Outcome]) -> Resul
             # The operation's response: the created or changed resource, typed by the resource's columns.
             bodies, object_key = results, None
             columns = _columns_for([r for _, r in results], plan.resource.columns())
-    if plan.kind == "EXEC" and not any(_has_rows(r, object_key) for _, r in bodies):
-        return Result([], [], [])  # an empty answer (cancel, delete): the message says what happened
+    return columns, bodies, object_key
+
+
+def _load(session: Session, plan: MutationPlan, done: list[Outcome], key: str) -> None:
+    """The answers as rows of DuckDB table `key` (made even when there are none)."""
+    columns, bodies, object_key = _responses(plan, done)
+    if plan.kind == "EXEC":  # an empty answer (cancel's {}) is no row
+        bodies = [(call, r) for call, r in bodies if _has_rows(r, object_key)]
     # RETURNING may name the parameters (jobsId, ...); EXEC shows what the API answered, nothing else.
     names = {c.name for c in columns}
     params = [] if plan.kind == "EXEC" else [p for p in dict.fromkeys(k for o in done for k in o.call.params)
                                             if p not in names]
     engine = session.engine
-    key = session.next_key(plan.resource.id + "_response")
     engine.create_table(key, columns, params)
-    try:
-        for call, response in bodies:
-            partition = {p: call.params.get(p) for p in params}
-            engine.load_page(key, json.dumps(response).encode(), object_key, partition)
-        select = ", ".join(e.sql(dialect="duckdb") for e in plan.returning) if plan.returning else "*"
-        return engine.query(f'SELECT {select} FROM "{key}"')
-    finally:
-        engine.drop(key)
+    for call, response in bodies:
+        partition = {p: call.params.get(p) for p in params}
+        engine.load_page(key, json.dumps(response).encode(), object_key, partition)
+    engine.flush(key)
+
+
+def exec_into_table(session: Session, statement: st.Exec, key: str) -> None:
+    """Run an EXEC and leave the rows it shows in DuckDB table `key`: `SELECT ... FROM (EXEC ...)`."""
+    plan = plan_exec(statement.method, statement.params, statement.body, session.registry, statement.hints)
+    outcomes = session.run_async(_send_all(session, plan))
+    _load(session, plan, _succeeded(plan, outcomes), key)
+
+
+def exec_dryrun(session: Session, statement: st.Exec) -> Result:
+    """The request an EXEC would send, as --dryrun shows it."""
+    plan = plan_exec(statement.method, statement.params, statement.body, session.registry, statement.hints)
+    return _dryrun(session, plan)
 
 
 def _has_rows(response: dict[str, Any], object_key: str | None) -> bool:
@@ -276,9 +308,8 @@ def _dryrun(session: Session, plan: MutationPlan) -> Result:
     return Result.of_strings(["resource", "method", "request"], rows)
 
 
-def _dryrun_reads(session: Session, statement: st.Mutation, reads: Plan) -> Result:
-    """The reads that would choose the rows, then the one request per row that would follow."""
-    result = session.dryrun_result(reads)
+def _dryrun_reads(session: Session, statement: st.Mutation, result: Result) -> Result:
+    """The reads that would choose the rows (`result`), then the one request per row that would follow."""
     resource, method = mutation_target(statement.kind, statement.expression, session.registry)
     service = resource.service
     endpoint = session.options.endpoints.get("google")

@@ -240,6 +240,10 @@ class Session:
             raise _too_deep() from None
 
     def _query(self, statement: st.Query, params: Sequence[Any] | None) -> Result:
+        from skyql.sql.statements import exec_tables
+
+        if exec_tables(statement.expression):
+            return self._query_over_execs(statement, params)
         plan = self.plan(statement, params)
         if self.options.dryrun:
             return self.dryrun_result(plan)
@@ -260,6 +264,32 @@ class Session:
         finally:
             for fetch in plan.fetches:
                 self.engine.drop(fetch.key)
+
+    def _query_over_execs(self, statement: st.Query, params: Sequence[Any] | None) -> Result:
+        """`SELECT ... FROM (EXEC ...)`: each EXEC runs first, its rows a table the query then reads."""
+        from sqlglot import exp
+
+        from skyql.mutate import exec_dryrun, exec_into_table
+        from skyql.sql import statements as st
+
+        expression = statement.expression.copy()
+        tables = st.exec_tables(expression)
+        if self.options.dryrun:
+            rows = [row for table in tables for row in exec_dryrun(self, table.meta[st.EXEC_META]).rows]
+            result = self.dryrun_result(self.plan(statement, params))
+            result.rows[:0] = rows
+            return result
+        keys: list[str] = []
+        try:
+            for table in tables:
+                key = self.next_key("exec")
+                keys.append(key)
+                exec_into_table(self, table.meta.pop(st.EXEC_META), key)
+                table.set("this", exp.to_identifier(key, quoted=True))
+            return self._query(st.Query(statement.text, expression=expression), params)
+        finally:
+            for key in keys:
+                self.engine.drop(key)
 
     @contextlib.contextmanager
     def _local_query(self) -> Iterator[None]:
@@ -396,7 +426,11 @@ class Session:
             key = "$." + scoped  # an aggregatedList's pages are flattened to plain list pages below
         try:
             # aclosing: a LIMIT that stops early cancels the requests still in flight at once.
-            async with contextlib.aclosing(fetcher.pages(requests, fetch.key, limit=fetch.limit)) as pages:
+            # A pinned item (or a list's parent) that does not exist is zero rows, as in StackQL: the
+            # `SELECT COUNT(*) ... WHERE name = '...'` existence checks of stackql-deploy rely on it.
+            async with contextlib.aclosing(
+                fetcher.pages(requests, fetch.key, limit=fetch.limit, missing_ok=True)
+            ) as pages:
                 async for page in pages:
                     body = aggregated_rows(page.body, scoped) if scoped else page.body
                     engine.load_page(fetch.key, body, key, page.partition, status=page.status, number=page.number)
@@ -486,6 +520,12 @@ def _unknown_column(plan: Plan, error: SqlError) -> SqlError:
     if any(name.lower() == n.lower() for known in names.values() for n in known):
         return error  # a real column a CTE or subquery did not pass on: DuckDB's message is the right one
     ids = list(names)
+    query = [p.name for f in plan.fetches for m in f.resource.methods_for("SELECT") for p in m.query_params
+             if p.name.lower() == name.lower()]
+    if query:
+        # A query parameter is a column only where WHERE gives it with = or IN: that value is what is sent.
+        return SqlError(f"{query[0]} is a query parameter of {ids[0]}, a column only when WHERE gives it with = or IN"
+                        f" (e.g. AND {query[0]} = '...', sent to the API); it cannot be read or compared otherwise")
     where = f"{ids[0]} has no" if len(ids) == 1 else f"none of {', '.join(ids)} has a"
     hint = did_you_mean(name, [n for known in names.values() for n in known])
     return SqlError(f"unknown column {name}: {where} column or parameter of that name{hint};"

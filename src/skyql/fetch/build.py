@@ -186,6 +186,10 @@ def _query(resource: str, method: Method, given: dict[str, Any]) -> list[tuple[s
         if param.name not in given:
             continue
         value = given[param.name]
+        if value == "" and not param.required and method.http_method == "GET":
+            # A read's blank optional parameter is one not given: StackQL's SELECT examples carry
+            # `AND pageSize = '{{ pageSize }}'` for every one, which a template leaves '' when unset.
+            continue
         if isinstance(value, list | tuple | set | frozenset):
             if not param.repeated:
                 raise ParameterError(

@@ -22,6 +22,7 @@ from skyql.fetch.failures import (
     MAYBE_DONE,
     annotate,
     from_response,
+    is_not_found,
     operation_failed,
     origin,
     scrub,
@@ -94,6 +95,7 @@ class Fetcher:
         _check_options(options, credentials)
         self.options = options
         self.warnings: list[ApiError] = []  # failed partitions skipped under allow_partial
+        self.missing: list[ApiError] = []  # partitions read as empty: their item or parent does not exist
         self.retries = 0  # requests repeated after a retryable failure (reported by benchmarks)
         self._clock = clock or Clock()
         self._rng = rng or random.Random()
@@ -149,11 +151,13 @@ class Fetcher:
         return _json_object(request, response.content)
 
     async def pages(
-        self, requests: list[Request], fetch_key: str, limit: int | None = None
+        self, requests: list[Request], fetch_key: str, limit: int | None = None, *, missing_ok: bool = False
     ) -> AsyncIterator[Page]:
         """Every page of every request (one partition each), as they arrive, `concurrency` at a time.
 
         `limit`: stop once that many rows (items under Request.items_key) were yielded.
+        `missing_ok`: a request whose first page is Google's 404 (the item, or a list's parent, does not
+        exist) yields no pages instead of failing, as a SELECT reads it; it is logged and kept in `missing`.
         """
         # Leaving early is fine too: wrap the iterator in contextlib.aclosing() so that the requests still
         # in flight are cancelled at once rather than when the generator is collected.
@@ -168,7 +172,7 @@ class Fetcher:
             try:
                 for request in pending:
                     try:
-                        await self._stream(request, fetch_key, budget, emit)
+                        await self._stream(request, fetch_key, budget, emit, missing_ok)
                     except ApiError as exc:
                         if not self.options.allow_partial:
                             raise
@@ -203,13 +207,23 @@ class Fetcher:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
 
-    async def _stream(self, request: Request, fetch_key: str, budget: Budget, emit: Any) -> None:
+    async def _stream(
+        self, request: Request, fetch_key: str, budget: Budget, emit: Any, missing_ok: bool = False
+    ) -> None:
         """Follow one partition's nextPageToken to the end; a retry repeats the same page token."""
         base_query = tuple(kv for kv in request.query if kv[0] != "pageToken")
         seen = {v for k, v in request.query if k == "pageToken"}
         current, number, empty_run = request, 0, 0
         while True:
-            response = await self._send(current, budget)
+            try:
+                response = await self._send(current, budget)
+            except ApiError as exc:
+                # Only the first page: a 404 halfway through a list is a list gone wrong, not an absent item.
+                if not (missing_ok and number == 0 and is_not_found(exc)):
+                    raise
+                log.info("%s; read as no rows", exc)
+                self.missing.append(exc)
+                return
             body = response.content
             number += 1
             try:

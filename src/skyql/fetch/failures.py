@@ -64,6 +64,12 @@ def from_response(request: Request, status: int, body: bytes, *, anonymous: bool
     return ApiError(text, http_status=status, status=code, resource=request.resource, params=request.params)
 
 
+def is_not_found(error: ApiError) -> bool:
+    """Google's own 404: the item (or its parent) does not exist. A 404 without Google's JSON error body is a
+    wrong URL or endpoint (a proxy's or a web server's page), which stays an error."""
+    return error.http_status == 404 and error.status is not None
+
+
 def _parse_error(body: bytes) -> tuple[str | None, str]:
     """(Google's error.status, message); for a non-JSON body, the start of its text."""
     try:

@@ -24,6 +24,8 @@ from skyql.result import Result
 
 Evaluate = Callable[[exp.Expression], Result]
 DATA_PREFIX = "data__"
+# _body_field's answer for a field the server sets: left out of the body, with a notice.
+OUTPUT_ONLY: dict[str, Any] = {"readOnly": True}
 # Parameters a user never sets on a mutation: the fetch layer pages by itself.
 _HIDDEN_PARAMS = ("pageToken",)
 # json.loads and the schema check recurse once per level of a JSON value: a deep one ends as this error.
@@ -48,6 +50,7 @@ class MutationPlan:
     calls: list[Call]
     await_operations: bool = False
     returning: list[exp.Expression] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)  # what was left out of the bodies, and why (stderr)
 
 
 def plan_mutation(kind: str, expression: exp.Expression, registry: Registry, evaluate: Evaluate,
@@ -55,13 +58,16 @@ def plan_mutation(kind: str, expression: exp.Expression, registry: Registry, eva
     """Plan an INSERT, UPDATE, REPLACE or DELETE statement."""
     resource, method = mutation_target(kind, expression, registry)
     returning = list(expression.args["returning"].expressions) if expression.args.get("returning") else []
+    if not returning and "SHOWRESULTS" in hints:
+        returning = [exp.Star()]  # StackQL's hint for "show what the API answered": RETURNING *
+    notices: list[str] = []
     if kind == "INSERT":
-        calls = _insert_calls(expression, resource, method, evaluate)
+        calls = _insert_calls(expression, resource, method, evaluate, notices)
     elif kind == "DELETE":
         calls = _keyed_calls(kind, expression, resource, method, evaluate, body=None)
     else:
-        calls = _update_calls(kind, expression, resource, method, evaluate)
-    return MutationPlan(kind, resource, method, calls, "AWAIT" in hints, returning)
+        calls = _update_calls(kind, expression, resource, method, evaluate, notices)
+    return MutationPlan(kind, resource, method, calls, "AWAIT" in hints, returning, notices)
 
 
 def mutation_target(kind: str, expression: exp.Expression, registry: Registry) -> tuple[Resource, Method]:
@@ -122,7 +128,8 @@ def _insert_table(expression: exp.Expression) -> exp.Table | None:
     return target if isinstance(target, exp.Table) else None
 
 
-def _insert_calls(expression: exp.Insert, resource: Resource, method: Method, evaluate: Evaluate) -> list[Call]:
+def _insert_calls(expression: exp.Insert, resource: Resource, method: Method, evaluate: Evaluate,
+                  notices: list[str]) -> list[Call]:
     target = expression.this
     if not isinstance(target, exp.Schema) or not target.expressions:
         raise SqlError(
@@ -132,6 +139,8 @@ def _insert_calls(expression: exp.Insert, resource: Resource, method: Method, ev
         )
     columns = [c.name for c in target.expressions]
     targets = [_insert_target(resource, method, c) for c in columns]
+    notices.extend(_left_out(resource, [c for c, t in zip(columns, targets, strict=True) if t[0] == "output"],
+                             "INSERT"))
     seen: dict[str, str] = {}
     for column, (_, name, _) in zip(columns, targets, strict=True):
         if name in seen:
@@ -150,7 +159,7 @@ def _insert_calls(expression: exp.Insert, resource: Resource, method: Method, ev
         params: dict[str, Any] = {}
         body: dict[str, Any] = {}
         for column, (kind, name, schema), value in zip(columns, targets, row, strict=True):
-            if value is None:
+            if value is None or kind == "output":
                 continue
             if kind == "param":
                 params[name] = _param_value(value)
@@ -165,10 +174,13 @@ def _insert_calls(expression: exp.Insert, resource: Resource, method: Method, ev
 
 
 def _insert_target(resource: Resource, method: Method, column: str) -> tuple[str, str, dict]:
-    """Where an INSERT column goes: ('param', name, {}) or ('body', field, schema)."""
+    """Where an INSERT column goes: ('param', name, {}), ('body', field, schema) or ('output', field, {}):
+    an output-only field, left out."""
     if not column.startswith(DATA_PREFIX) and method.param(column) is not None:
         return ("param", column, {})
-    name, prop = _body_field(resource, method, column, "INSERT")
+    name, prop = _body_field(resource, method, column)
+    if prop is OUTPUT_ONLY:
+        return ("output", name, {})
     if prop is None:
         params = [p.name for p in method.params if p.name not in _HIDDEN_PARAMS]
         valid = params + [DATA_PREFIX + f for f, _, _ in body_fields(resource, method)]
@@ -179,31 +191,44 @@ def _insert_target(resource: Resource, method: Method, column: str) -> tuple[str
     return ("body", name, prop)
 
 
-def _body_field(resource: Resource, method: Method, column: str, verb: str) -> tuple[str, dict | None]:
-    """A `data__field` (or bare field) column's request-body field and its schema; None when unknown."""
+def _body_field(resource: Resource, method: Method, column: str) -> tuple[str, dict | None]:
+    """A `data__field` (or bare field, StackQL's "naive" form) column's request-body field and its schema:
+    OUTPUT_ONLY for a field the server sets, None when unknown."""
     name = column.removeprefix(DATA_PREFIX)
     every = resource.service.schema(method.request_schema).get("properties", {})
     writable = {f: prop for f, prop, _ in body_fields(resource, method)}
     if name in writable:
         return name, writable[name]
     if name in every:
-        raise ParameterError(
-            f"{column} is output only in {resource.id}: the server sets it, {verb} cannot; leave it out"
-        )
+        return name, OUTPUT_ONLY
     return name, None
+
+
+def _left_out(resource: Resource, columns: list[str], verb: str) -> list[str]:
+    """The notice for output-only columns: StackQL's generated examples carry them (id, selfLink, ...)."""
+    if not columns:
+        return []
+    names = ", ".join(columns)
+    are = "is" if len(columns) == 1 else "are"
+    return [f"{names} {are} output only in {resource.id} (the server sets {'it' if are == 'is' else 'them'} and "
+            f"ignores {'it' if are == 'is' else 'them'} in a request): left out of the {verb} body"]
 
 
 # -- UPDATE, REPLACE, DELETE ------------------------------------------------------------------------
 
 
 def _update_calls(kind: str, expression: exp.Update, resource: Resource, method: Method,
-                  evaluate: Evaluate) -> list[Call]:
+                  evaluate: Evaluate, notices: list[str]) -> list[Call]:
     body: dict[str, Any] = {}
+    output: list[str] = []
     for assignment in expression.expressions:
         if not isinstance(assignment, exp.EQ) or not isinstance(assignment.this, exp.Column):
             raise SqlError("SET takes column = value pairs, e.g. SET data__labels = '{\"team\": \"a\"}'")
         column = assignment.this.name
-        name, prop = _body_field(resource, method, column, kind)
+        name, prop = _body_field(resource, method, column)
+        if prop is OUTPUT_ONLY:
+            output.append(column)
+            continue
         if prop is None:
             valid = [DATA_PREFIX + f for f, _, _ in body_fields(resource, method)]
             hint = (f"; {column} is a parameter: pin it in WHERE" if method.param(column.removeprefix(DATA_PREFIX))
@@ -212,6 +237,12 @@ def _update_calls(kind: str, expression: exp.Update, resource: Resource, method:
         value = _constant(assignment.expression, evaluate)
         # NULL stays JSON null: with the field in updateMask, Google clears it.
         body[name] = None if value is None else coerce(value, prop, resource, column)
+    if output and not body:
+        raise ParameterError(
+            f"{kind} sets only output-only fields of {resource.id} ({', '.join(output)}): the server sets them,"
+            " so there is nothing to send; SET a writable field (DESCRIBE METHOD lists them)"
+        )
+    notices.extend(_left_out(resource, output, kind))
     calls = _keyed_calls(kind, expression, resource, method, evaluate, body=body)
     if kind == "UPDATE" and method.param("updateMask") is not None:
         mask = ",".join(body)

@@ -11,9 +11,6 @@ from sqlglot.optimizer.scope import Scope
 from skyql.errors import NotFoundError, SqlError, shown
 from skyql.registry import Method, Registry, Resource
 
-# Paging belongs to the fetcher: a user-given page token would fight it.
-_NOT_PARAMETERS = frozenset({"pageToken"})
-
 
 def select_methods(resource: Resource) -> list[Method]:
     """The methods a SELECT may use: the raw `_list` twin is for EXEC only."""
@@ -33,9 +30,9 @@ class Names:
         params: dict[str, str] = {}
         columns: dict[str, str] = {}
         for method in select_methods(resource):
+            # Every parameter, pageToken too: StackQL's examples give it, and the fetcher starts from it.
             for param in method.params:
-                if param.name not in _NOT_PARAMETERS:
-                    params.setdefault(param.name.lower(), param.name)
+                params.setdefault(param.name.lower(), param.name)
             for column in resource.columns(method):
                 columns.setdefault(column.name.lower(), column.name)
         return cls(params, columns, tuple(columns.values()))

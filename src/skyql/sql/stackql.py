@@ -165,11 +165,13 @@ def parse_show(cur: Cursor) -> st.Statement:
     shape = {"SERVICES": PROVIDER, "RESOURCES": SERVICE, "METHODS": RESOURCE}[what]
     statement = f"SHOW {what}"
     usage = f"IN {shape[1]}, e.g. SHOW {what} IN {shape[2]}"
-    if not cur.accept(TokenType.IN):
+    # FROM as well as IN, as StackQL (and MySQL's SHOW TABLES FROM db) take both.
+    keyword = cur.accept(TokenType.IN) or cur.accept(TokenType.FROM)
+    if keyword is None:
         if cur.current is not None and is_name(cur.current):
             raise cur.error(f"{statement} needs IN before the name, e.g. SHOW {what} IN {shape[2]}")
         raise SqlError(f"{statement} needs {usage}")
-    name = cur.require_name(f"{statement} IN", shape, usage)
+    name = cur.require_name(f"{statement} {keyword.text.upper()}", shape, usage)
     like, where = _like_or_where(cur, statement)
     if what == "SERVICES":
         return st.ShowServices(text, provider=name, extended=extended, like=like, where=where)

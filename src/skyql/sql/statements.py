@@ -88,6 +88,16 @@ class Query(Statement):
     expression: exp.Expression
 
 
+# `FROM (EXEC ...)`: the parser reads the EXEC into `(SELECT * FROM <table>)` and keeps the Exec in that
+# table's meta under this key; the session runs it and loads its rows as that table before the query.
+EXEC_META = "skyql_exec"
+
+
+def exec_tables(expression: exp.Expression) -> list[exp.Table]:
+    """The tables of a statement that stand for an EXEC subquery, in text order."""
+    return [t for t in expression.find_all(exp.Table) if EXEC_META in t.meta]
+
+
 @dataclass
 class Mutation(Statement):
     """INSERT, UPDATE, DELETE or REPLACE on a provider resource."""
