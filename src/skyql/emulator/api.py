@@ -451,7 +451,8 @@ class Api:
             param = method.param(spec.id_param)
             if item_id is None and param is not None and (param.required or param.description.startswith("Required")):
                 raise bad_request(f"{spec.id_param} is required.", field=snake_case(spec.id_param))
-        if item_id is None and spec.id_field and body.get(spec.id_field):
+        if item_id is None and spec.id_field and body.get(spec.id_field) and (
+                ("body", spec.id_field) in method.idempotency_keys):
             item_id = str(body[spec.id_field])
         if item_id is None and isinstance(body.get("name"), str) and body["name"].startswith(coll_path + "/"):
             item_id = body["name"].rsplit("/", 1)[-1]

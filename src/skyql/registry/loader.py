@@ -151,6 +151,7 @@ def service_from_json(provider: str, data: dict[str, Any]) -> Service:
                 paging=m.get("paging", False),
                 returns_operation=m.get("lro", False),
                 raw=m.get("raw", False),
+                idempotency_keys=tuple((where, name) for where, name in m.get("idem", ())),
             )
         svc.resources[rname] = res
     return svc

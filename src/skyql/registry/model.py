@@ -52,6 +52,9 @@ class Method:
     paging: bool = False  # follows nextPageToken
     returns_operation: bool = False  # the response is a long-running Operation
     raw: bool = False  # the EXEC-only `_list` twin of a paging list: returns raw pages
+    # (where, name) pairs, "query" or "body": any one sent makes a second copy of this POST harmless
+    # (the new object's own id, or a documented requestId); decided at build time (registry/idempotency.py).
+    idempotency_keys: tuple[tuple[str, str], ...] = ()
 
     @property
     def required_params(self) -> list[str]:
