@@ -41,6 +41,9 @@ class Options:
     allow_partial: bool = False
     pushdown: bool = True  # send Google's `fields` parameter with the columns a query uses
     poll_interval: float = 0.5  # first wait (s) before re-reading a long-running operation under /*+ AWAIT */
+    # REGISTRY PULL rewrites the installed registry from the network: None allows it except under `safe`
+    # (connect() passes False unless asked); True or False decide.
+    allow_registry_pull: bool | None = None
 
 
 def build_options(auth: Any = None, endpoints: Any = None, *, emulator: bool = False, **settings: Any) -> Options:
@@ -219,6 +222,12 @@ class Session:
     def _registry_pull(self, statement: st.RegistryPull) -> Result:
         from skyql.registry.pull import DISCOVERY_URL, pull_provider
 
+        allowed = self.options.allow_registry_pull
+        if not (allowed if allowed is not None else not self.options.safe):
+            raise ConfigError(
+                "REGISTRY PULL rewrites the installed registry and is off here (--safe, or a DB-API connection);"
+                " allow it with --allow-registry-pull or connect(allow_registry_pull=True)"
+            )
         if self.options.dryrun:  # --dryrun sends nothing, not even to the Discovery service
             return Result.of_strings(["provider", "request"], [(statement.provider, f"GET {DISCOVERY_URL}")])
         index = pull_provider(statement.provider, self.registry.root)

@@ -25,7 +25,7 @@ from skyql.errors import NotFoundError
 from skyql.registry import Registry
 
 # URL query keys and how their text becomes a connect() keyword; other keys reach connect() as text.
-_BOOLEANS = frozenset({"emulator", "safe", "insecure", "allow_partial", "pushdown", "dryrun"})
+_BOOLEANS = frozenset({"emulator", "safe", "insecure", "allow_partial", "pushdown", "dryrun", "allow_registry_pull"})
 _INTEGERS = frozenset({"concurrency", "retries", "page_size"})
 _FLOATS = frozenset({"timeout", "poll_interval"})
 URL_OPTIONS = frozenset({"endpoint", "auth"}) | _BOOLEANS | _INTEGERS | _FLOATS
