@@ -44,6 +44,7 @@ class Options:
     # REGISTRY PULL rewrites the installed registry from the network: None allows it except under `safe`
     # (connect() passes False unless asked); True or False decide.
     allow_registry_pull: bool | None = None
+    max_response_mb: float = 128.0  # largest answer read, decompressed (a gzip bomb stops here)
 
 
 def build_options(auth: Any = None, endpoints: Any = None, *, emulator: bool = False, **settings: Any) -> Options:
@@ -69,6 +70,13 @@ def build_options(auth: Any = None, endpoints: Any = None, *, emulator: bool = F
         if isinstance(options.auth, str):
             options.auth = parse_auth(options.auth)
     return options
+
+
+def _response_limit(mb: Any) -> int:
+    """max_response_mb as bytes, or a ConfigError for a value that is not a positive number."""
+    if isinstance(mb, bool) or not isinstance(mb, int | float) or not 0 < mb < float("inf"):
+        raise ConfigError(f"max_response_mb must be a number of megabytes more than 0, not {mb!r}")
+    return max(1, int(mb * 2**20))
 
 
 def options_from_env(options: Options, env: os._Environ | dict = os.environ) -> Options:
@@ -338,6 +346,7 @@ class Session:
                 insecure=o.insecure,
                 allow_partial=o.allow_partial,
                 poll_interval=o.poll_interval,
+                max_response_bytes=_response_limit(o.max_response_mb),
                 on_event=self.progress,
             ),
             wire=self._loop.wire() if self._loop is not None else None,

@@ -43,6 +43,8 @@ def _connection_flags(p: argparse.ArgumentParser) -> None:
                    help="return the rows of the partitions that succeeded, with a warning, when others fail")
     p.add_argument("--safe", action="store_true",
                    help="turn off DuckDB's access to local files and extensions")
+    p.add_argument("--max-response-mb", type=float, default=128.0, metavar="MB",
+                   help="largest API answer to read, counted decompressed (default 128)")
     p.add_argument("--allow-registry-pull", action="store_true",
                    help="let REGISTRY PULL rewrite the installed registry even under --safe")
     p.add_argument("--verbose", action="store_true",
@@ -148,6 +150,7 @@ def _session(args: argparse.Namespace) -> Any:
         allow_partial=args.allow_partial,
         pushdown=not args.no_pushdown,
         allow_registry_pull=True if args.allow_registry_pull else None,
+        max_response_mb=args.max_response_mb,
     )
     return Session(options, emulator=args.emulator)
 

@@ -46,6 +46,7 @@ from skyql.fetch.retry import (
 )
 from skyql.fetch.wire import (
     AiohttpWire,
+    BodyTooLarge,
     HttpxWire,
     Reply,
     TransportError,
@@ -58,6 +59,8 @@ from skyql.registry.model import Service
 
 # Empty pages that still carry a next-page token, in a row, before a stream is declared endless.
 MAX_EMPTY_PAGES = 10
+# Pages of one partition before a stream is declared endless (100 million rows at Google's largest pages).
+MAX_PAGES = 100_000
 # Polling a long-running operation: growth factor and longest wait (seconds); the first is an option.
 POLL_GROWTH, POLL_MAX = 1.5, 10.0
 CONNECT_TIMEOUT = 10.0
@@ -205,7 +208,20 @@ class Fetcher:
         seen = {v for k, v in request.query if k == "pageToken"}
         current, number, empty_run = request, 0, 0
         while True:
-            response = await self._send(current, budget)
+            try:
+                response = await self._send(current, budget)
+            except ApiError:
+                if number and budget.expired:
+                    # The deadline ran out between pages, not on a stuck request: say so, not "no answer".
+                    raise ApiError(
+                        f"{where(request)}: the list was still paging when the {budget.seconds:g} s deadline"
+                        f" passed: {number} pages read, each pointing to a next one (raise the timeout or narrow"
+                        " the list with a filter if it is really this long; else the API is not paging correctly)",
+                        status="DEADLINE_EXCEEDED",
+                        resource=request.resource,
+                        params=request.params,
+                    ) from None
+                raise
             body = response.content
             number += 1
             try:
@@ -222,6 +238,8 @@ class Fetcher:
             await emit(Page(fetch_key, request.params, body, number, response.status_code), request.items_key)
             if token is None:
                 return
+            if number >= MAX_PAGES:
+                raise _endless(request, f"{number} pages, each pointing to a next one")
             if token in seen:
                 raise _endless(request, f"page {number} repeated an earlier page token")
             seen.add(token)
@@ -275,6 +293,7 @@ class Fetcher:
         while True:
             remaining = budget.remaining()
             if remaining <= 0:
+                budget.expired = True
                 raise self._clean(timed_out(request, budget.seconds, last))
             headers = await self._headers(request)
             used = self._tokens.token
@@ -286,8 +305,18 @@ class Fetcher:
                 response, epoch = await self._attempt(request, headers, host, budget, remaining, patience)
             except TimeoutError:
                 self._emit("response", resource=request.resource, status=None)
+                budget.expired = True
                 error = timed_out(request, budget.seconds, last)
                 raise self._clean(error if idempotent else annotate(error, MAYBE_DONE), used) from None
+            except BodyTooLarge as exc:
+                self._emit("response", resource=request.resource, status=None)
+                raise ApiError(
+                    f"{where(request)}: the answer is larger than the {_mb(exc.limit)} response size limit"
+                    " (counted decompressed); skyql stopped reading it. Raise the limit with --max-response-mb"
+                    " (max_response_mb= in skyql.connect()) if the answer is expected to be this big",
+                    resource=request.resource,
+                    params=request.params,
+                ) from None
             except TransportError as exc:
                 self._emit("response", resource=request.resource, status=None)
                 log.debug("%s -> %s (%s) after %.0f ms", request.describe(), exc.kind, exc, _ms(started))
@@ -357,13 +386,14 @@ class Fetcher:
             # A silent host must not eat the whole deadline before the first retry.
             response = await self._wire.send(
                 request.method, request.url, request.query, headers, request.body,
-                timeout=patience, connect=min(patience, CONNECT_TIMEOUT),
+                timeout=patience, connect=min(patience, CONNECT_TIMEOUT), limit=self.options.max_response_bytes,
             )
         return response, epoch
 
     async def _pause(self, budget: Budget, delay: float, request: Request, error: ApiError) -> None:
         """Wait before a retry, unless the wait would end past the deadline: then fail with `error`."""
         if delay >= budget.remaining():
+            budget.expired = True
             raise self._clean(timed_out(request, budget.seconds, error))
         await self._clock.sleep(delay)
 
@@ -380,6 +410,10 @@ class Fetcher:
         for token in (*tokens, self._tokens.token):
             error = scrub(error, token)
         return error
+
+
+def _mb(size: int) -> str:
+    return f"{size / 2**20:g} MB"
 
 
 def _ms(since: float) -> float:
@@ -423,6 +457,8 @@ def _check_options(options: FetchOptions, credentials: Credentials | None) -> No
         raise ConfigError(f"retries must be 0 or more, got {options.retries}")
     if options.timeout <= 0:
         raise ConfigError(f"timeout must be more than 0 seconds, got {options.timeout:g}")
+    if options.max_response_bytes < 1:
+        raise ConfigError(f"the response size limit must be more than 0, got {options.max_response_bytes} bytes")
     if options.poll_interval <= 0:
         raise ConfigError(f"poll_interval must be more than 0 seconds, got {options.poll_interval:g}")
     if options.endpoint:
