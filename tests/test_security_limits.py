@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from skyql.cli.main import main
-from skyql.errors import ApiError
+from skyql.errors import ApiError, SqlError
 from skyql.session import Options, Session
 from tests.support import auth_for
 
@@ -106,3 +106,13 @@ def test_a_list_past_the_page_limit_stops_there(hostile, key_file: Path, monkeyp
     ended = pytest.raises(ApiError, match="pagination did not end: 20 pages, each pointing to a next one")
     with Session(Options(auth=auth_for(key_file), endpoints={"google": url})) as session, ended:
         session.execute("SELECT jobId FROM google.ml.jobs WHERE projectsId = 'p'")
+
+
+def test_json_tree_refuses_json_nested_deeper_than_sqlites_limit_instead_of_eating_memory():
+    deep, ok = "[" * 5000 + "]" * 5000, "[" * 1000 + "]" * 1000
+    with Session(Options()) as session:
+        with pytest.raises(SqlError, match="json_tree: the JSON is nested more than 1000 levels deep"):
+            session.execute(f"SELECT count(*) FROM json_tree('{deep}')")
+        assert session.execute(f"SELECT count(*) FROM json_tree('{ok}')").rows == [(1000,)]
+        # Brackets inside strings are text, not depth.
+        assert session.execute(f"""SELECT count(*) FROM json_tree('["{deep}"]')""").rows == [(2,)]
