@@ -10,6 +10,7 @@ import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import google.auth
 import google.auth.credentials
@@ -20,6 +21,7 @@ import google.oauth2.service_account
 import httpx
 
 from skyql.errors import ApiError, ConfigError
+from skyql.fetch.wire import is_loopback
 
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 AUTH_TYPES = ("service_account", "interactive")
@@ -108,11 +110,29 @@ def _from_key_text(text: str, source: str) -> Credentials:
         raise ConfigError(f"{source} is not a valid JSON key ({exc.args[0]})") from None
     if not isinstance(info, dict):
         raise ConfigError(f"{source} is not a JSON key object")
+    _check_token_uri(info, source)
     try:
         creds = _credentials_from_info(info)
     except (google.auth.exceptions.GoogleAuthError, ValueError) as exc:
         raise ConfigError(f"{source} is not a usable Google key: {_safe_reason(exc)}") from None
     return creds
+
+
+def _check_token_uri(info: dict[str, Any], source: str) -> None:
+    """The key is signed into a token at its token_uri: https, or this machine (an emulator), never plain http."""
+    for field in ("token_uri", "token_url"):
+        url = info.get(field)
+        if url is None:
+            continue
+        parts = urlsplit(url) if isinstance(url, str) else None
+        if parts is None or not parts.hostname or not (
+            parts.scheme == "https" or (parts.scheme == "http" and is_loopback(parts.hostname))
+        ):
+            shown = f"{parts.scheme}://{parts.hostname}" if parts is not None and parts.hostname else repr(url)[:80]
+            raise ConfigError(
+                f"{source} has a {field} skyql will not send credentials to ({shown}): it must be an https URL,"
+                " or http to a loopback address (an emulator)"
+            )
 
 
 def _credentials_from_info(info: dict[str, Any]) -> Credentials:
