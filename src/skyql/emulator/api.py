@@ -124,6 +124,8 @@ def parse_json(body: bytes) -> Any:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise bad_request(f"Invalid JSON payload received. {exc}.") from None
+    except RecursionError:
+        raise bad_request("Invalid JSON payload received. The JSON is nested too deeply.") from None
 
 
 class Api:
