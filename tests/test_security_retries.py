@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -136,3 +137,22 @@ def test_the_emulator_makes_a_new_object_for_each_create_that_names_another_reso
     assert first.rowcount == second.rowcount == 1
     names = [r["status"] for r in posts(emu, "/v1/enterprises") if r["query"].get("projectId") == ["sec-twice"]]
     assert names == [200, 200]
+
+
+def test_a_create_with_a_request_id_is_sent_again_and_the_emulator_carries_it_out_once(emu, key_file):
+    where = "/compute/v1/projects/sec-rq/zones/us-central1-a/instances"
+    select = "SELECT name FROM google.compute.instances WHERE project = 'sec-rq' AND zone = 'us-central1-a'"
+    insert = ("INSERT INTO google.compute.instances (project, zone, requestId, name)"
+              " SELECT 'sec-rq', 'us-central1-a', 'req-1', 'vm1'")
+    options = Options(auth=auth_for(key_file), endpoints={"google": emu.url}, timeout=6.0)
+    with Session(options) as session:
+        session.execute(select)  # compute's routes are built now, not while the clock below runs
+        emu.inject(delay_ms=4000, count=1, match=f"POST {where}")
+        session.execute(insert)  # the first answer is late: skyql gives up on it and sends the same requestId again
+        for _ in range(200):  # until the emulator has finished the late first copy too
+            if all(r["end"] is not None for r in posts(emu, where)):
+                break
+            time.sleep(0.05)
+        rows = session.execute(select).rows
+    assert len(posts(emu, where)) == 2
+    assert len(rows) == 1

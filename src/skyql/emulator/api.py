@@ -140,6 +140,8 @@ class Api:
         self._op_counter = 1000 + Random(f"{config.seed}|ops").randrange(10**6) * 1000
         self._lock = threading.Lock()
         self._masks = MaskCache()
+        # Answers of creates by requestId: a repeat is answered as the first was (AIP-155), not carried out.
+        self._by_request_id: dict[tuple[str, str, str], dict[str, Any]] = {}
 
     # ----- entry point -------------------------------------------------------------------------------
 
@@ -446,6 +448,11 @@ class Api:
         schema = svc.schema(method.request_schema) if method.request_schema else spec.schema
         props = schema.get("properties", {})
         coll_path = match.collection_path
+        request_id = (query.get("requestId") or [""])[-1]
+        once = (service, coll_path, request_id) if request_id and ("query", "requestId") in method.idempotency_keys \
+            else None
+        if once is not None and once in self._by_request_id:
+            return self._by_request_id[once]
         coll = self.collection(service, spec, coll_path)
         item_id = match.item_id if match.route.action == "create_at" else None
         if item_id is None and spec.id_param:
@@ -473,9 +480,11 @@ class Api:
                                   "ALREADY_EXISTS")
             self._stamp_new(service, spec, obj, item_id, name)
             coll.put(item_id, obj)
-        if method.returns_operation:
-            return self._start_operation(match, "create", obj, spec.item_schema, op_error)
-        return obj
+        result = self._start_operation(match, "create", obj, spec.item_schema, op_error) \
+            if method.returns_operation else obj
+        if once is not None:
+            self._by_request_id[once] = result
+        return result
 
     def _stamp_new(self, service: str, spec: CollectionSpec, obj: dict[str, Any], item_id: str, name: str) -> None:
         """Set what the server sets on create: name, id, times, initial state, other output-only fields."""
