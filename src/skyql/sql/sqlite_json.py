@@ -34,6 +34,7 @@ import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlglot import exp
 
@@ -92,6 +93,13 @@ MACROS: tuple[str, ...] = (
         for fn, source in (("json_each", "j"), ("json_tree", _TREE_SOURCE))
     ),
 )
+
+def install(conn: Any) -> None:
+    """Give a DuckDB connection the functions the rewrite calls: the depth check, then the macros."""
+    conn.create_function("sqlite_json_too_deep", json_too_deep, ["VARCHAR"], "BOOLEAN", null_handling="special")
+    for macro in MACROS:
+        conn.execute(macro)
+
 
 TEXT, NUMBER, TRUTH, JSON, ORDER, MINMAX, VALUE = "text", "number", "truth", "json", "order", "minmax", "value"
 # Hidden columns carrying SQLite type words are named TYPE_COLUMN + ":+i" (the i-th column from the start) or
