@@ -102,7 +102,8 @@ def test_every_control_endpoint_is_documented_and_answers():
         for method, path in documented:
             name = path.rsplit("/", 1)[1]
             body = json.dumps(bodies.get(name, {})) if method == "POST" else None
-            reply = httpx.request(method, emu.url + path, content=body)
+            headers = {"Content-Type": "application/json"} if method == "POST" else {}
+            reply = httpx.request(method, emu.url + path, content=body, headers=headers)
             assert reply.status_code == 200, (method, path, reply.text)
 
 
@@ -113,8 +114,9 @@ def test_the_curl_examples_work(line):
     args = shlex.split(line.split(" > ", 1)[0])
     method = args[args.index("-X") + 1] if "-X" in args else "GET"
     data = args[args.index("-d") + 1] if "-d" in args else None
+    headers = dict(h.split(": ", 1) for i, h in enumerate(args) if i and args[i - 1] == "-H")
     url = next(a for a in args if a.startswith(DOC_PORT_URL))
     with Emulator(require_auth=False) as emu:
-        reply = httpx.request(method, url.replace(DOC_PORT_URL, emu.url), content=data)
+        reply = httpx.request(method, url.replace(DOC_PORT_URL, emu.url), content=data, headers=headers)
     assert reply.status_code == 200, reply.text
     assert isinstance(reply.json(), dict)

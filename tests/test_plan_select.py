@@ -609,8 +609,7 @@ _DUCKDB_TYPES = {
 def test_local_sql_runs_in_duckdb_on_the_fetched_tables(registry, sql):
     result = plan(registry, sql)
     con = duckdb.connect()
-    for macro in sqlite_json.MACROS:  # the SQLite json1 functions the rewrite calls
-        con.execute(macro)
+    sqlite_json.install(con)  # the SQLite json1 functions the rewrite calls
     for fetch in result.fetches:
         row = [
             f'"{c.name}" {_DUCKDB_TYPES.get(c.type, "VARCHAR")}' for c in fetch.resource.columns(fetch.method)

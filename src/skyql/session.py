@@ -41,6 +41,10 @@ class Options:
     allow_partial: bool = False
     pushdown: bool = True  # send Google's `fields` parameter with the columns a query uses
     poll_interval: float = 0.5  # first wait (s) before re-reading a long-running operation under /*+ AWAIT */
+    # REGISTRY PULL rewrites the installed registry from the network: None allows it except under `safe`
+    # (connect() passes False unless asked); True or False decide.
+    allow_registry_pull: bool | None = None
+    max_response_mb: float = 128.0  # largest answer read, decompressed (a gzip bomb stops here)
 
 
 def build_options(auth: Any = None, endpoints: Any = None, *, emulator: bool = False, **settings: Any) -> Options:
@@ -66,6 +70,13 @@ def build_options(auth: Any = None, endpoints: Any = None, *, emulator: bool = F
         if isinstance(options.auth, str):
             options.auth = parse_auth(options.auth)
     return options
+
+
+def _response_limit(mb: Any) -> int:
+    """max_response_mb as bytes, or a ConfigError for a value that is not a positive number."""
+    if isinstance(mb, bool) or not isinstance(mb, int | float) or not 0 < mb < float("inf"):
+        raise ConfigError(f"max_response_mb must be a number of megabytes more than 0, not {mb!r}")
+    return max(1, int(mb * 2**20))
 
 
 def options_from_env(options: Options, env: os._Environ | dict = os.environ) -> Options:
@@ -223,6 +234,12 @@ class Session:
     def _registry_pull(self, statement: st.RegistryPull) -> Result:
         from skyql.registry.pull import DISCOVERY_URL, pull_provider
 
+        allowed = self.options.allow_registry_pull
+        if not (allowed if allowed is not None else not self.options.safe):
+            raise ConfigError(
+                "REGISTRY PULL rewrites the installed registry and is off here (--safe, or a DB-API connection);"
+                " allow it with --allow-registry-pull or connect(allow_registry_pull=True)"
+            )
         if self.options.dryrun:  # --dryrun sends nothing, not even to the Discovery service
             return Result.of_strings(["provider", "request"], [(statement.provider, f"GET {DISCOVERY_URL}")])
         index = pull_provider(statement.provider, self.registry.root)
@@ -363,6 +380,7 @@ class Session:
                 insecure=o.insecure,
                 allow_partial=o.allow_partial,
                 poll_interval=o.poll_interval,
+                max_response_bytes=_response_limit(o.max_response_mb),
                 on_event=self.progress,
             ),
             wire=self._loop.wire() if self._loop is not None else None,

@@ -42,7 +42,11 @@ def _connection_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-partial", action="store_true",
                    help="return the rows of the partitions that succeeded, with a warning, when others fail")
     p.add_argument("--safe", action="store_true",
-                   help="turn off DuckDB's access to local files and extensions, and jsonnet imports")
+                   help="turn off DuckDB's access to local files and extensions, jsonnet imports and REGISTRY PULL")
+    p.add_argument("--max-response-mb", type=float, default=128.0, metavar="MB",
+                   help="largest API answer to read, counted decompressed (default 128)")
+    p.add_argument("--allow-registry-pull", action="store_true",
+                   help="let REGISTRY PULL rewrite the installed registry even under --safe")
     p.add_argument("--verbose", action="store_true",
                    help="log every request, retry and token refresh to stderr (never a token)")
     p.add_argument("-o", "--output", choices=("table", "json", "csv", "text"), default="table",
@@ -90,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("provider", choices=["google"])
     pl.add_argument("--out", metavar="DIR", help="providers folder to write (default: the active one)")
     pl.add_argument("--discovery-url", help="Discovery directory URL (default: Google's)")
+    pl.add_argument("--force", action="store_true",
+                    help="replace the registry even when the directory lists no or far fewer APIs")
     regsub.add_parser("list", help="list providers and their versions")
     return parser
 
@@ -143,6 +149,8 @@ def _session(args: argparse.Namespace) -> Any:
         insecure=args.insecure,
         allow_partial=args.allow_partial,
         pushdown=not args.no_pushdown,
+        allow_registry_pull=True if args.allow_registry_pull else None,
+        max_response_mb=args.max_response_mb,
     )
     return Session(options, emulator=args.emulator)
 
@@ -182,7 +190,7 @@ def _registry(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
         out = Path(args.out) if args.out else default_providers_dir()
         kwargs = {"discovery_url": args.discovery_url} if args.discovery_url else {}
-        index = pull_provider(args.provider, out, **kwargs)
+        index = pull_provider(args.provider, out, force=args.force, **kwargs)
         print(f"google {index['version']}: {len(index['services'])} services written to {out / 'google'}")
         return EXIT_OK
     if args.registry_command == "list":

@@ -55,6 +55,8 @@ def _options(
             f"unknown connect() option {name!r}{did_you_mean(name, OPTION_NAMES)}; "
             f"the options are auth, endpoints, concurrency, safe, emulator, {', '.join(sorted(OPTION_NAMES))}"
         )
+    # A query string from an application must not be able to rewrite the installed registry.
+    options.setdefault("allow_registry_pull", False)
     return build_options(auth, endpoints, emulator=emulator, concurrency=concurrency, safe=safe, **options)
 
 

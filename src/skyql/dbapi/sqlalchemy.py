@@ -25,9 +25,9 @@ from skyql.errors import NotFoundError
 from skyql.registry import Registry
 
 # URL query keys and how their text becomes a connect() keyword; other keys reach connect() as text.
-_BOOLEANS = frozenset({"emulator", "safe", "insecure", "allow_partial", "pushdown", "dryrun"})
+_BOOLEANS = frozenset({"emulator", "safe", "insecure", "allow_partial", "pushdown", "dryrun", "allow_registry_pull"})
 _INTEGERS = frozenset({"concurrency", "retries", "page_size"})
-_FLOATS = frozenset({"timeout", "poll_interval"})
+_FLOATS = frozenset({"timeout", "poll_interval", "max_response_mb"})
 URL_OPTIONS = frozenset({"endpoint", "auth"}) | _BOOLEANS | _INTEGERS | _FLOATS
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})

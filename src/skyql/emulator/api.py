@@ -124,6 +124,8 @@ def parse_json(body: bytes) -> Any:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise bad_request(f"Invalid JSON payload received. {exc}.") from None
+    except RecursionError:
+        raise bad_request("Invalid JSON payload received. The JSON is nested too deeply.") from None
 
 
 class Api:
@@ -138,6 +140,8 @@ class Api:
         self._op_counter = 1000 + Random(f"{config.seed}|ops").randrange(10**6) * 1000
         self._lock = threading.Lock()
         self._masks = MaskCache()
+        # Answers of creates by requestId: a repeat is answered as the first was (AIP-155), not carried out.
+        self._by_request_id: dict[tuple[str, str, str], dict[str, Any]] = {}
 
     # ----- entry point -------------------------------------------------------------------------------
 
@@ -687,6 +691,11 @@ class Api:
         schema = svc.schema(method.request_schema) if method.request_schema else spec.schema
         props = schema.get("properties", {})
         coll_path = match.collection_path
+        request_id = (query.get("requestId") or [""])[-1]
+        once = (service, coll_path, request_id) if request_id and ("query", "requestId") in method.idempotency_keys \
+            else None
+        if once is not None and once in self._by_request_id:
+            return self._by_request_id[once]
         coll = self.collection(service, spec, coll_path)
         item_id = match.item_id if match.route.action == "create_at" else None
         if item_id is None and spec.id_param:
@@ -703,7 +712,8 @@ class Api:
             if item_id is None and len(ids) == 1:
                 item_id = next(iter(ids.values()))
         owner = self._owner(spec, query)
-        if item_id is None and spec.id_field and body.get(spec.id_field):
+        if item_id is None and spec.id_field and body.get(spec.id_field) and (
+                ("body", spec.id_field) in method.idempotency_keys):
             item_id = str(body[spec.id_field])
         if item_id is None and isinstance(body.get("name"), str) and body["name"].startswith(coll_path + "/"):
             item_id = body["name"].rsplit("/", 1)[-1]
@@ -739,9 +749,13 @@ class Api:
                 coll.owners[item_id] = owner
             coll.put(item_id, obj)
         if self._returns_operation(match):
-            return self._start_operation(match, "create", obj, spec.item_schema, op_error,
-                                         target=f"{coll_path}/{item_id}", target_id=obj.get("id"))
-        return obj
+            result = self._start_operation(match, "create", obj, spec.item_schema, op_error,
+                                           target=f"{coll_path}/{item_id}", target_id=obj.get("id"))
+        else:
+            result = obj
+        if once is not None:
+            self._by_request_id[once] = result
+        return result
 
     def _stamp_new(self, service: str, spec: CollectionSpec, obj: dict[str, Any], item_id: str, name: str) -> None:
         """Set what the server sets on create: name, id, times, initial state, other output-only fields."""

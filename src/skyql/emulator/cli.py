@@ -22,6 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="reads of a long-running operation before it is done (default 2)")
     parser.add_argument("--make-key", metavar="FILE",
                         help="write a service-account key file for this emulator to FILE, and keep serving")
+    parser.add_argument("--replace-key", action="store_true",
+                        help="let --make-key replace an existing FILE (a symlink is replaced, never followed)")
     parser.add_argument("--no-auth", action="store_true", help="accept calls without an access token")
     parser.add_argument("--gzip", action="store_true",
                         help="compress answers as Google does, for clients that ask (Accept-Encoding: gzip and "
@@ -80,7 +82,18 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(f"skyql emulator serving on {emu.url}", flush=True)
     if args.make_key:
-        print(f"service-account key written to {emu.make_key(args.make_key)}", flush=True)
+        try:
+            written = emu.make_key(args.make_key, replace=args.replace_key)
+        except FileExistsError:
+            emu.stop()
+            print(f"skyql emulator: {args.make_key} already exists: pick another --make-key FILE, or add"
+                  " --replace-key to replace it", file=sys.stderr)
+            return 1
+        except OSError as exc:
+            emu.stop()
+            print(f"skyql emulator: cannot write the key to {args.make_key}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+        print(f"service-account key written to {written}", flush=True)
     elif not args.no_auth:
         print("calls need an access token: add --make-key key.json for a key whose token_uri is this emulator, "
               "or --no-auth", flush=True)

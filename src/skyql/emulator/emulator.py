@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import gzip
+import ipaddress
 import json
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -124,11 +126,24 @@ class Emulator:
     def key_info(self) -> dict[str, Any]:
         return self.auth.key().info(self.token_uri, self.config.project)
 
-    def make_key(self, path: str | Path) -> Path:
-        """Write a service-account key file whose token_uri is this emulator's token endpoint."""
+    def make_key(self, path: str | Path, *, replace: bool = False) -> Path:
+        """Write a service-account key file (mode 0600) whose token_uri is this emulator's token endpoint.
+
+        An existing path is refused (FileExistsError) unless `replace`; a symlink is never followed: the key
+        is written to a new file, which then takes the link's place.
+        """
         target = Path(path)
-        target.write_text(json.dumps(self.key_info, indent=2) + "\n")
-        target.chmod(0o600)
+        data = (json.dumps(self.key_info, indent=2) + "\n").encode()
+        if not replace:
+            _write_new(target, data)
+            return target
+        temp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        _write_new(temp, data)
+        try:
+            os.replace(temp, target)
+        except OSError:
+            temp.unlink(missing_ok=True)
+            raise
         return target
 
     def populate(self, service: str, collection_path: str, count: int) -> int:
@@ -199,6 +214,9 @@ class Emulator:
         parts = urlsplit(target)
         path = parts.path or "/"
         if path.startswith(CONTROL):
+            refused = _control_refusal(method, headers, self.host)
+            if refused is not None:
+                return refused
             return self._control(method, path[len(CONTROL):], parts.query, body)
         query = parse_qs(parts.query, keep_blank_values=True)
         host = headers.get("Host")
@@ -321,6 +339,44 @@ class Emulator:
                                "populate, add, deny, key or config.")
 
 
+def _write_new(path: Path, data: bytes) -> None:
+    """Create `path` (never an existing file, never through a symlink), private to its owner, holding `data`."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+
+
+def _control_refusal(method: str, headers: Headers, bound: str) -> Reply | None:
+    """Why a control request is refused, or None: control endpoints hand out the key and drive the emulator.
+
+    A web page must not reach them: DNS rebinding sends the page's own host name (refused here unless it
+    is an IP address, localhost or the bound name), and a cross-origin form can POST only text/plain,
+    url-encoded or multipart bodies (a JSON content type is required).
+    """
+    host = (headers.get("Host") or "").strip()
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    name = name.strip("[]").lower()
+    if not _is_ip(name) and name not in ("localhost", "localhost.localdomain", bound.lower()):
+        err = GoogleError(403, f"Control endpoints answer requests for localhost, an IP address or {bound} only,"
+                               f" not Host {host[:100]!r}.", "PERMISSION_DENIED")
+        return Reply(403, err.body())
+    if method == "POST":
+        kind = (headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+        if kind != "application/json":
+            err = GoogleError(415, "Control requests with a body must be sent as Content-Type: application/json.",
+                              "INVALID_ARGUMENT")
+            return Reply(415, err.body())
+    return None
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
 def _loggable(path: str, body: bytes) -> Any:
     """The request body for the log: JSON when it is JSON; token requests without their assertion."""
     if not body:
@@ -330,7 +386,7 @@ def _loggable(path: str, body: bytes) -> Any:
         return {k: ("<redacted>" if k == "assertion" else v[-1]) for k, v in form.items()}
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nested too deep for json: logged as text
         return body.decode(errors="replace")
 
 

@@ -8,9 +8,6 @@ from urllib.parse import unquote
 
 from skyql.registry import Method, Service
 
-# Ids of these collections are user-chosen in the request; `requestId` is an idempotency key, not an id.
-_NOT_ID_PARAMS = {"requestId", "validateOnly"}
-
 
 def singular(plural: str) -> str:
     """hyperparameterTuningJobs -> hyperparameterTuningJob; policies -> policy; indexes -> index."""
@@ -227,10 +224,10 @@ class ServiceRouter:
         spec.compute_operations = spec.literal == "operations" and is_compute_operation(spec.schema)
         spec.is_operations = spec.literal == "operations" and "done" in props or spec.compute_operations
         if spec.create is not None:
-            ids = [p.name for p in spec.create.query_params
-                   if p.name.endswith("Id") and p.name not in _NOT_ID_PARAMS]
-            wanted = f"{spec.singular}Id"
-            spec.id_param = wanted if wanted in ids else (ids[0] if len(ids) == 1 else None)
+            # Only the parameter the registry knows names the new object: a create that takes another
+            # resource's id (androidmanagement's projectId) makes a new object each time, as Google's does.
+            spec.id_param = next((name for where, name in spec.create.idempotency_keys
+                                  if where == "query" and name != "requestId"), None)
         if f"{spec.singular}Id" in props:
             spec.id_field = f"{spec.singular}Id"
         elif spec.get is None and spec.create is None:

@@ -42,8 +42,7 @@ class Engine:
         self._loaders: dict[str, TableLoader] = {}
         # Google timestamps are UTC; results and now() use UTC whatever the machine's zone.
         self._conn.execute("SET TimeZone = 'UTC'")
-        for macro in sqlite_json.MACROS:
-            self._conn.execute(macro)
+        sqlite_json.install(self._conn)
         self._inserter = Inserter(self._conn.cursor())
         if safe:
             for setting in _SAFE_SETTINGS:

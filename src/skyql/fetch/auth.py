@@ -10,9 +10,11 @@ import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from skyql.errors import ApiError, ConfigError
 from skyql.fetch.tokencache import CachedKeyCredentials, TokenCache
+from skyql.fetch.wire import is_loopback
 
 if TYPE_CHECKING:
     import httpx
@@ -115,6 +117,7 @@ def _from_key_text(text: str, source: str, cache: TokenCache | None = None) -> C
         raise ConfigError(f"{source} is not a valid JSON key ({exc.args[0]})") from None
     if not isinstance(info, dict):
         raise ConfigError(f"{source} is not a JSON key object")
+    _check_token_uri(info, source)
 
     def make() -> Credentials:
         import google.auth.exceptions
@@ -127,6 +130,23 @@ def _from_key_text(text: str, source: str, cache: TokenCache | None = None) -> C
     if cache is not None and info.get("type") == "service_account":
         return CachedKeyCredentials(info, SCOPES, cache, make)  # type: ignore[return-value]
     return make()
+
+
+def _check_token_uri(info: dict[str, Any], source: str) -> None:
+    """The key is signed into a token at its token_uri: https, or this machine (an emulator), never plain http."""
+    for field in ("token_uri", "token_url"):
+        url = info.get(field)
+        if url is None:
+            continue
+        parts = urlsplit(url) if isinstance(url, str) else None
+        if parts is None or not parts.hostname or not (
+            parts.scheme == "https" or (parts.scheme == "http" and is_loopback(parts.hostname))
+        ):
+            shown = f"{parts.scheme}://{parts.hostname}" if parts is not None and parts.hostname else repr(url)[:80]
+            raise ConfigError(
+                f"{source} has a {field} skyql will not send credentials to ({shown}): it must be an https URL,"
+                " or http to a loopback address (an emulator)"
+            )
 
 
 def _credentials_from_info(info: dict[str, Any]) -> Credentials:

@@ -72,6 +72,7 @@ class Budget:
         self._deadline = clock.now() + seconds
         self._slots = asyncio.Semaphore(concurrency)
         self._hosts: dict[str, HostLimit] = {}
+        self.expired = False  # a request gave up because of the deadline (not because of its own failure)
 
     def remaining(self) -> float:
         return self._deadline - self.clock.now()

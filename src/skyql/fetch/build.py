@@ -65,28 +65,15 @@ def build_request(
 
 
 def _repeatable(method: Method, query: list[tuple[str, str]], body: Any) -> bool:
-    """True for a POST the server will not carry out twice: it carries a requestId (AIP-155), or it is a
-    create that names its object (AIP-133 `<resource>Id`, in the query or, as ml's jobId, in the body)."""
+    """True for a POST the server will not carry out twice: it carries what the registry knows makes a second
+    copy harmless (a documented requestId, AIP-155; the new object's own id, AIP-133, in the query or body)."""
     if method.http_method != "POST":
         return False
     sent = {name for name, value in query if value}
-    if "requestId" in sent:
-        return True
-    if method.sql_verb != "INSERT":
-        return False
-    if any(name.endswith("Id") for name in sent):
-        return True
-    key = _id_field(method.path)
-    return key is not None and isinstance(body, dict) and bool(body.get(key))
-
-
-def _id_field(path: str) -> str | None:
-    """'jobId' for a create at '.../jobs': the body field that holds a client-chosen id."""
-    last = path.rstrip("/").rsplit("/", 1)[-1]
-    if not last or "{" in last or ":" in last:
-        return None
-    singular = last[:-3] + "y" if last.endswith("ies") else last.removesuffix("s")
-    return singular + "Id"
+    in_body = body if isinstance(body, dict) else {}
+    return any(
+        name in sent if where == "query" else bool(in_body.get(name)) for where, name in method.idempotency_keys
+    )
 
 
 def resource_id(service: Service, method: Method) -> str:

@@ -45,6 +45,7 @@ from skyql.fetch.retry import (
 )
 from skyql.fetch.wire import (
     AiohttpWire,
+    BodyTooLarge,
     HttpxWire,
     Reply,
     TransportError,
@@ -61,6 +62,8 @@ if TYPE_CHECKING:
 
 # Empty pages that still carry a next-page token, in a row, before a stream is declared endless.
 MAX_EMPTY_PAGES = 10
+# Pages of one partition before a stream is declared endless (100 million rows at Google's largest pages).
+MAX_PAGES = 100_000
 # Polling a long-running operation: growth factor and longest wait (seconds); the first is an option.
 POLL_GROWTH, POLL_MAX = 1.5, 10.0
 CONNECT_TIMEOUT = 10.0
@@ -219,11 +222,21 @@ class Fetcher:
                 response = await self._send(current, budget)
             except ApiError as exc:
                 # Only the first page: a 404 halfway through a list is a list gone wrong, not an absent item.
-                if not (missing_ok and number == 0 and is_not_found(exc)):
-                    raise
-                log.info("%s; read as no rows", exc)
-                self.missing.append(exc)
-                return
+                if missing_ok and number == 0 and is_not_found(exc):
+                    log.info("%s; read as no rows", exc)
+                    self.missing.append(exc)
+                    return
+                if number and budget.expired:
+                    # The deadline ran out between pages, not on a stuck request: say so, not "no answer".
+                    raise ApiError(
+                        f"{where(request)}: the list was still paging when the {budget.seconds:g} s deadline"
+                        f" passed: {number} pages read, each pointing to a next one (raise the timeout or narrow"
+                        " the list with a filter if it is really this long; else the API is not paging correctly)",
+                        status="DEADLINE_EXCEEDED",
+                        resource=request.resource,
+                        params=request.params,
+                    ) from None
+                raise
             body = response.content
             number += 1
             try:
@@ -240,6 +253,8 @@ class Fetcher:
             await emit(Page(fetch_key, request.params, body, number, response.status_code), request.items_key)
             if token is None:
                 return
+            if number >= MAX_PAGES:
+                raise _endless(request, f"{number} pages, each pointing to a next one")
             if token in seen:
                 raise _endless(request, f"page {number} repeated an earlier page token")
             seen.add(token)
@@ -293,6 +308,7 @@ class Fetcher:
         while True:
             remaining = budget.remaining()
             if remaining <= 0:
+                budget.expired = True
                 raise self._clean(timed_out(request, budget.seconds, last))
             headers = await self._headers(request)
             used = self._tokens.token
@@ -304,8 +320,18 @@ class Fetcher:
                 response, epoch = await self._attempt(request, headers, host, budget, remaining, patience)
             except TimeoutError:
                 self._emit("response", resource=request.resource, status=None)
+                budget.expired = True
                 error = timed_out(request, budget.seconds, last)
                 raise self._clean(error if idempotent else annotate(error, MAYBE_DONE), used) from None
+            except BodyTooLarge as exc:
+                self._emit("response", resource=request.resource, status=None)
+                raise ApiError(
+                    f"{where(request)}: the answer is larger than the {_mb(exc.limit)} response size limit"
+                    " (counted decompressed); skyql stopped reading it. Raise the limit with --max-response-mb"
+                    " (max_response_mb= in skyql.connect()) if the answer is expected to be this big",
+                    resource=request.resource,
+                    params=request.params,
+                ) from None
             except TransportError as exc:
                 self._emit("response", resource=request.resource, status=None)
                 log.debug("%s -> %s (%s) after %.0f ms", request.describe(), exc.kind, exc, _ms(started))
@@ -375,13 +401,14 @@ class Fetcher:
             # A silent host must not eat the whole deadline before the first retry.
             response = await self._wire.send(
                 request.method, request.url, request.query, headers, request.body,
-                timeout=patience, connect=min(patience, CONNECT_TIMEOUT),
+                timeout=patience, connect=min(patience, CONNECT_TIMEOUT), limit=self.options.max_response_bytes,
             )
         return response, epoch
 
     async def _pause(self, budget: Budget, delay: float, request: Request, error: ApiError) -> None:
         """Wait before a retry, unless the wait would end past the deadline: then fail with `error`."""
         if delay >= budget.remaining():
+            budget.expired = True
             raise self._clean(timed_out(request, budget.seconds, error))
         await self._clock.sleep(delay)
 
@@ -398,6 +425,10 @@ class Fetcher:
         for token in (*tokens, self._tokens.token):
             error = scrub(error, token)
         return error
+
+
+def _mb(size: int) -> str:
+    return f"{size / 2**20:g} MB"
 
 
 def _ms(since: float) -> float:
@@ -441,6 +472,8 @@ def _check_options(options: FetchOptions, credentials: Credentials | None) -> No
         raise ConfigError(f"retries must be 0 or more, got {options.retries}")
     if options.timeout <= 0:
         raise ConfigError(f"timeout must be more than 0 seconds, got {options.timeout:g}")
+    if options.max_response_bytes < 1:
+        raise ConfigError(f"the response size limit must be more than 0, got {options.max_response_bytes} bytes")
     if options.poll_interval <= 0:
         raise ConfigError(f"poll_interval must be more than 0 seconds, got {options.poll_interval:g}")
     if options.endpoint:

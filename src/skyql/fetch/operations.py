@@ -6,7 +6,7 @@ import re
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from skyql.errors import ApiError
+from skyql.errors import ApiError, shown
 from skyql.fetch.build import location_root
 from skyql.fetch.request import Request
 from skyql.registry.model import Service
@@ -34,10 +34,19 @@ def poll_request(
     }
     self_link = operation.get("selfLink")
     if isinstance(self_link, str) and "status" in operation:
-        parts = urlsplit(self_link)
+        # Only the path is taken from the server: the host stays the service's (or the endpoint's), so a
+        # selfLink naming another host cannot send the token there. (Compute names www.googleapis.com.)
+        path = urlsplit(self_link).path
+        prefix = "/" + service.service_path
+        if not path.startswith(prefix) or any(seg in (".", "..") for seg in path.split("/")):
+            raise ApiError(
+                f"{context['resource']}: the API returned an operation whose selfLink is not under"
+                f" {prefix} ({shown(path)}); skyql polls operations of this service only"
+            )
+        root = urlsplit(service.root_url)
         if endpoint:
-            return Request("GET", endpoint.rstrip("/") + parts.path, host_header=parts.hostname, **context)
-        return Request("GET", self_link, **context)
+            return Request("GET", endpoint.rstrip("/") + path, host_header=root.hostname, **context)
+        return Request("GET", f"{root.scheme}://{root.netloc}{path}", **context)
     name = operation.get("name")
     if not isinstance(name, str) or not name:
         raise ApiError(

@@ -58,6 +58,14 @@ class TransportError(Exception):
         self.sent = sent
 
 
+class BodyTooLarge(Exception):
+    """An answer grew past the size limit once decompressed: reading it would exhaust memory."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"larger than {limit} bytes")
+        self.limit = limit
+
+
 class Wire(Protocol):
     async def send(
         self,
@@ -68,6 +76,7 @@ class Wire(Protocol):
         body: Any,
         timeout: float,
         connect: float,
+        limit: int | None = None,
     ) -> Reply: ...
 
     async def aclose(self) -> None: ...
@@ -129,6 +138,7 @@ class AiohttpWire:
         body: Any,
         timeout: float,
         connect: float,
+        limit: int | None = None,
     ) -> Reply:
         import aiohttp
         import yarl
@@ -146,7 +156,7 @@ class AiohttpWire:
                 proxy=proxy_for(url, self._proxies), allow_redirects=False,
                 ssl=tls_context() if url.startswith("https:") else True,
             ) as response:
-                content = await response.read()
+                content = await _read_capped(response, limit)
                 return Reply(response.status, response.headers, content)
         except aiohttp.ClientConnectorError as exc:
             raise TransportError(CONNECT, False, _reason(exc)) from None
@@ -186,25 +196,48 @@ class HttpxWire:
         body: Any,
         timeout: float,
         connect: float,
+        limit: int | None = None,
     ) -> Reply:
         import httpx
 
         data, sent_headers = encode_body(body, headers)
         try:
-            response = await self._client.request(
+            request = self._client.build_request(
                 method, url, params=list(query) if query else None, content=data, headers=sent_headers,
                 timeout=httpx.Timeout(timeout, connect=connect),
             )
+            response = await self._client.send(request, stream=True)
+            try:
+                content = await _collect(response.aiter_bytes(), limit)
+            finally:
+                await response.aclose()
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise TransportError(CONNECT, False, _reason(exc)) from None
         except httpx.TimeoutException as exc:
             raise TransportError(TIMEOUT, True, _reason(exc)) from None
         except httpx.HTTPError as exc:
             raise TransportError(DROPPED, True, _reason(exc)) from None
-        return Reply(response.status_code, response.headers, response.content)
+        return Reply(response.status_code, response.headers, content)
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+async def _read_capped(response: Any, limit: int | None) -> bytes:
+    """An aiohttp response's (decompressed) body, or BodyTooLarge as soon as it passes `limit` bytes."""
+    if limit is None:
+        return await response.read()
+    return await _collect(response.content.iter_chunked(1 << 16), limit)
+
+
+async def _collect(chunks: Any, limit: int | None) -> bytes:
+    parts, size = [], 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if limit is not None and size > limit:
+            raise BodyTooLarge(limit)
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def sync_client(transport: httpx.BaseTransport | None, headers: Mapping[str, str]) -> httpx.Client:

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from skyql.registry.idempotency import idempotency_keys
 from skyql.registry.naming import (
     collection_resource_names,
     method_sql_verb,
@@ -199,6 +200,10 @@ def build_service(name: str, doc: dict[str, Any], overlay: dict[str, Any]) -> di
         built: dict[str, Any] = {}
         for key, m in sorted(methods.items()):
             for method in _build_method(doc, key, m, item_ref, overlay):
+                # What makes a lost POST safe to send again (an overlay entry wins): registry/idempotency.py.
+                keys = idempotency_keys(doc, path, m, method["verb"])
+                if keys and "idem" not in method:
+                    method["idem"] = keys
                 built[method["name"]] = method
         resources[rname] = {
             "collection": ".".join(path),

@@ -166,6 +166,7 @@ def service_from_json(provider: str, data: dict[str, Any]) -> Service:
                 returns_operation=m.get("lro", False) or _compute_operation(svc.schema(m.get("resp"))),
                 raw=m.get("raw", False),
                 scoped_key=None if m.get("key") or not m.get("paging") else _scoped_key(svc, m.get("resp")),
+                idempotency_keys=tuple((where, name) for where, name in m.get("idem", ())),
             )
         svc.resources[rname] = res
     return svc

@@ -54,6 +54,9 @@ class Method:
     raw: bool = False  # the EXEC-only `_list` twin of a paging list: returns raw pages
     # compute's aggregatedList: rows are in `items.<scope>.<scoped_key>` (items is a map keyed by zone/region)
     scoped_key: str | None = None
+    # (where, name) pairs, "query" or "body": any one sent makes a second copy of this POST harmless
+    # (the new object's own id, or a documented requestId); decided at build time (registry/idempotency.py).
+    idempotency_keys: tuple[tuple[str, str], ...] = ()
 
     @property
     def required_params(self) -> list[str]:

@@ -34,10 +34,34 @@ import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlglot import exp
 
 from skyql.errors import SqlError
+
+# json_tree gives each container its whole subtree as `value`: memory grows with the square of the depth
+# (10,000 levels took 600 MB). SQLite refuses JSON nested deeper than 1000 levels; so does skyql's json_tree.
+MAX_JSON_DEPTH = 1000
+_TREE_SOURCE = (
+    "CASE WHEN sqlite_json_too_deep(j::VARCHAR) THEN error('json_tree: the JSON is nested more than"
+    f" {MAX_JSON_DEPTH} levels deep (SQLite''s limit)') ELSE j END"
+)
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def json_too_deep(text: str | None) -> bool:
+    """True when JSON text nests arrays and objects more than MAX_JSON_DEPTH levels (the engine's UDF)."""
+    if text is None or text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return False
+    depth = 0
+    for ch in _NOT_BRACKET.sub("", _STRING.sub("", text)):
+        depth += 1 if ch in "[{" else -1
+        if depth > MAX_JSON_DEPTH:
+            return True
+    return False
+
 
 MACROS: tuple[str, ...] = (
     # DuckDB reads integers beyond 64 bits as DOUBLE; SQLite still calls them 'integer' (valued as reals).
@@ -65,10 +89,17 @@ MACROS: tuple[str, ...] = (
         " CASE type WHEN 'VARCHAR' THEN value ->> '$' WHEN 'BOOLEAN' THEN CASE value::VARCHAR WHEN 'true'"
         " THEN '1' ELSE '0' END WHEN 'NULL' THEN NULL WHEN 'OBJECT' THEN NULL WHEN 'ARRAY' THEN NULL"
         " ELSE value::VARCHAR END AS atom,"
-        f" id::BIGINT AS id, parent::BIGINT AS parent, fullkey, path FROM {fn}(j, p)"
-        for fn in ("json_each", "json_tree")
+        f" id::BIGINT AS id, parent::BIGINT AS parent, fullkey, path FROM {fn}({source}, p)"
+        for fn, source in (("json_each", "j"), ("json_tree", _TREE_SOURCE))
     ),
 )
+
+def install(conn: Any) -> None:
+    """Give a DuckDB connection the functions the rewrite calls: the depth check, then the macros."""
+    conn.create_function("sqlite_json_too_deep", json_too_deep, ["VARCHAR"], "BOOLEAN", null_handling="special")
+    for macro in MACROS:
+        conn.execute(macro)
+
 
 TEXT, NUMBER, TRUTH, JSON, ORDER, MINMAX, VALUE = "text", "number", "truth", "json", "order", "minmax", "value"
 # Hidden columns carrying SQLite type words are named TYPE_COLUMN + ":+i" (the i-th column from the start) or
