@@ -27,8 +27,6 @@ from tests.mutation_support import api_calls, cleared, module_session, open_sess
 
 FILES = Path(__file__).parent / "fixtures" / "stackql_deploy"
 _ANCHOR = re.compile(r"^/\*\+\s*(\w+)[^*]*\*/\s*$", re.MULTILINE)
-NEEDS_404_AS_EMPTY = pytest.mark.xfail(
-    strict=True, reason="needs #14 section 2 (helper sem): a pinned get's 404 is zero rows")
 NEEDS_JSON_EQUAL = pytest.mark.xfail(strict=True, reason="needs #14 section 3: StackQL's JSON_EQUAL")
 NEEDS_IAM_V1 = pytest.mark.xfail(
     strict=True, reason="needs #14 section 1 (helper names): google.iam is IAM v1, with service_accounts")
@@ -165,7 +163,6 @@ def test_subnetwork_is_created_checked_updated_exported_and_deleted_in_its_regio
     vpc.teardown()
 
 
-@NEEDS_404_AS_EMPTY
 def test_subnetwork_full_lifecycle_counts_zero_before_create_and_after_delete(session):
     vpc = network(session, "subnet-vpc-2")
     vpc.build()
@@ -241,7 +238,6 @@ def test_bucket_is_created_labelled_checked_exported_and_deleted(session, emulat
     assert session.execute(f"SELECT name FROM google.storage.buckets WHERE project = '{PROJECT}'").rows == []
 
 
-@NEEDS_404_AS_EMPTY
 def test_bucket_full_lifecycle_counts_zero_before_create_and_after_delete(session):
     b = bucket(session, "deploy-e2e-bucket-2")
     assert b.count("exists") == 0
