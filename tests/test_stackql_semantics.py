@@ -205,6 +205,23 @@ def test_bare_field_names_go_into_the_body_as_data_prefixed_ones_do(session, emu
     assert result.warnings == []
 
 
+def test_a_parameter_and_a_body_field_of_one_name_both_go_where_they_belong(session, emulator):
+    # StackQL's registry example for subnetworks gives `region` (the URL's) and `data__region` (the body's).
+    cleared(session, emulator).execute(
+        "INSERT INTO google.compute.subnetworks (project, region, data__name, data__network, data__region, "
+        "data__ipCidrRange) SELECT 'demo-project', 'us-central1', 'sem-subnet', "
+        "'projects/demo-project/global/networks/network-1', 'regions/us-central1', '10.9.0.0/24'")
+    [request] = api_calls(emulator, "POST", "/subnetworks")
+    assert request["path"] == "/compute/v1/projects/demo-project/regions/us-central1/subnetworks"
+    assert request["body"]["region"] == "regions/us-central1"
+
+
+def test_the_same_column_twice_is_still_refused(session):
+    with pytest.raises(SqlError, match="names name twice"):
+        session.execute("INSERT INTO google.compute.networks (project, name, data__name) "
+                        "SELECT 'demo-project', 'a', 'b'")
+
+
 def test_output_only_fields_of_a_generated_example_are_left_out_with_a_notice(session, emulator):
     result = cleared(session, emulator).execute(
         "INSERT INTO google.compute.networks (project, data__name, data__autoCreateSubnetworks, data__id, "

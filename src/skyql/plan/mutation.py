@@ -141,11 +141,13 @@ def _insert_calls(expression: exp.Insert, resource: Resource, method: Method, ev
     targets = [_insert_target(resource, method, c) for c in columns]
     notices.extend(_left_out(resource, [c for c, t in zip(columns, targets, strict=True) if t[0] == "output"],
                              "INSERT"))
-    seen: dict[str, str] = {}
-    for column, (_, name, _) in zip(columns, targets, strict=True):
-        if name in seen:
-            raise SqlError(f"INSERT INTO {resource.id} names {name} twice ({seen[name]} and {column})")
-        seen[name] = column
+    # A parameter and a body field may share a name (compute's `region` in the URL and `data__region` in the
+    # body, as StackQL's examples give both); the same one twice is a mistake.
+    seen: dict[tuple[str, str], str] = {}
+    for column, (kind, name, _) in zip(columns, targets, strict=True):
+        if (kind, name) in seen:
+            raise SqlError(f"INSERT INTO {resource.id} names {name} twice ({seen[kind, name]} and {column})")
+        seen[kind, name] = column
     source = expression.expression
     if source is None:
         raise SqlError("INSERT needs VALUES (...) or a SELECT")
