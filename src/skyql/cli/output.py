@@ -1,4 +1,8 @@
-"""Render a Result as table, json, csv or text (shared by the CLI and the shell)."""
+"""Render a Result as table, json, csv or text (shared by the CLI and the shell).
+
+`table` and `text` are for people and terminals: control characters in values (and in messages, through
+`printable`) are shown escaped, never sent raw. `json` and `csv` are for programs and stay exact.
+"""
 
 from __future__ import annotations
 
@@ -8,33 +12,101 @@ import datetime as dt
 import decimal
 import io
 import json
+import re
 import uuid
 from typing import Any
 
+from skyql.errors import SkyqlError
 from skyql.result import JsonText, Result
 
 FORMATS = ("table", "json", "csv", "text")
 
+# What a terminal would act on rather than show: C0 controls, DEL, C1 controls (ESC, BEL, CSI, OSC...),
+# bidi overrides and isolates (they reorder what is shown), and Unicode line/paragraph separators.
+_OTHERS = "\\x7f-\\x9f\\u061c\\u200e\\u200f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069"
+_UNSAFE = re.compile(f"[\\x00-\\x1f{_OTHERS}]")
+_UNSAFE_BUT_NEWLINE = re.compile(f"[\\x00-\\x09\\x0b-\\x1f{_OTHERS}]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in _NAMED:
+        return _NAMED[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str, *, newlines: bool = False) -> str:
+    """`text` with control characters shown as `\\n`, `\\t`, `\\x1b`, `\\u202e`: safe on a terminal.
+
+    `newlines`: keep line breaks (a multi-line message), escape the rest.
+    """
+    return (_UNSAFE_BUT_NEWLINE if newlines else _UNSAFE).sub(_escape, text)
+
 
 def render(result: Result, fmt: str = "table", *, headers: bool = True, delimiter: str = ",",
-           max_width: int | None = None) -> str:
-    """The whole output of one result, ending with a newline (empty string for no columns)."""
+           max_width: int | None = None, csv_safe: bool = False) -> str:
+    """The whole output of one result, ending with a newline (empty string for no columns).
+
+    `csv_safe`: in csv, text cells a spreadsheet would run as a formula get a leading `'`.
+    """
     if fmt == "json":
-        return json.dumps(json_rows(result), ensure_ascii=False, default=_json_default) + "\n"
+        return _json_text(result)
     if not result.columns:
         return ""
     cells = [[_cell(v, t) for v, t in zip(row, result.types, strict=False)] for row in result.rows]
     if fmt == "csv":
+        header = list(result.columns)
+        if csv_safe:
+            header = [_defuse(c) for c in header]
+            cells = [[_defuse(c) if _is_text(v) else c for c, v in zip(r, row, strict=False)]
+                     for r, row in zip(cells, result.rows, strict=False)]
         buf = io.StringIO()
         writer = csv.writer(buf, delimiter=delimiter, lineterminator="\n")
         if headers:
-            writer.writerow(result.columns)
+            writer.writerow(header)
         writer.writerows(cells)
         return buf.getvalue()
     if fmt == "text":
-        lines = (["\t".join(result.columns)] if headers else []) + ["\t".join(r) for r in cells]
+        # Tab separates fields and newline rows: a value's own tab or newline is escaped, never a new field.
+        lines = (["\t".join(map(printable, result.columns))] if headers else [])
+        lines += ["\t".join(map(printable, r)) for r in cells]
         return "".join(line + "\n" for line in lines)
     return _table(result.columns, cells, max_width)
+
+
+def _is_text(value: Any) -> bool:
+    """A value whose cell is text a spreadsheet would parse: not a number (-5 stays -5)."""
+    return not isinstance(value, bool | int | float | decimal.Decimal) and value is not None
+
+
+def _defuse(cell: str) -> str:
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+
+
+def _json_text(result: Result) -> str:
+    """One JSON array of row objects; a value nested too deep for Python's parser is copied as it came."""
+    rows = json_rows(result)
+    verbatim: dict[str, str] = {}
+    for row in rows:
+        for name, value in row.items():
+            if isinstance(value, _Verbatim):
+                marker = f"\ue000{uuid.uuid4().hex}\ue001"
+                verbatim[json.dumps(marker, ensure_ascii=False)] = str(value)
+                row[name] = marker
+    try:
+        text = json.dumps(rows, ensure_ascii=False, default=_json_default)
+    except RecursionError:
+        raise SkyqlError(
+            "a value is nested too deeply to print as JSON; select a part of it (e.g. with json_extract)"
+            " or use -o csv"
+        ) from None
+    for marker, value in verbatim.items():
+        text = text.replace(marker, value, 1)
+    return text + "\n"
 
 
 def json_rows(result: Result) -> list[dict[str, Any]]:
@@ -46,10 +118,21 @@ def json_rows(result: Result) -> list[dict[str, Any]]:
         for name, value, is_json in zip(result.columns, row, json_cols, strict=False):
             if isinstance(value, JsonText) or (is_json and isinstance(value, str)):
                 with contextlib.suppress(ValueError):
-                    value = json.loads(value)
+                    value = _parse_json(value)
             obj[name] = value
         out.append(obj)
     return out
+
+
+class _Verbatim(str):
+    """JSON text too deep for Python's parser: written into the output as it is (it is already JSON)."""
+
+
+def _parse_json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except RecursionError:
+        return _Verbatim(text)
 
 
 def _json_default(value: Any) -> Any:
@@ -81,7 +164,8 @@ def _cell(value: Any, type_: str) -> str:
 def _table(columns: list[str], cells: list[list[str]], max_width: int | None) -> str:
     """StackQL's table layout: |---| rules around a header and the rows."""
     def clip(text: str) -> str:
-        text = text.replace("\n", "\\n")
+        # Escaped control characters, and a `|` in a value never passes for a column border.
+        text = printable(text).replace("|", "\\|")
         if max_width and len(text) > max_width:
             return text[: max_width - 3] + "..."
         return text
