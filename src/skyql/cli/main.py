@@ -40,11 +40,21 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _endpoint(text: str) -> str:
+    from skyql.session import parse_endpoint
+
+    try:
+        parse_endpoint(text)
+    except ConfigError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
 def _connection_flags(p: argparse.ArgumentParser) -> None:
     """Flags shared by `exec` and `shell`: where and how to reach the APIs."""
     p.add_argument("--auth", help='auth JSON, e.g. {"google": {"type": "service_account", '
                    '"credentialsfilepath": "key.json"}} (env SKYQL_AUTH)')
-    p.add_argument("--endpoint", action="append", default=[], metavar="PROVIDER=URL",
+    p.add_argument("--endpoint", action="append", default=[], metavar="PROVIDER=URL", type=_endpoint,
                    help="send a provider's requests to URL, e.g. google=http://127.0.0.1:8089 "
                    "(env SKYQL_ENDPOINT_GOOGLE)")
     p.add_argument("--emulator", action="store_true",
