@@ -9,6 +9,8 @@ import sys
 from collections.abc import Iterator
 from typing import TextIO
 
+from skyql.terminal import printable
+
 # skyql never logs a secret; these catch one that a server or a library put into a message anyway.
 _SECRETS = (
     (re.compile(r"(?i)(bearer\s+)[^\s\"',;]+"), r"\1[redacted]"),
@@ -26,8 +28,6 @@ FORMAT = "%(asctime)s %(name)s %(levelname)s: %(message)s"
 
 def for_terminal(text: str) -> str:
     """A message for stderr: secrets masked, control characters escaped (line breaks kept)."""
-    from skyql.cli.output import printable
-
     return printable(redact(text), newlines=True)
 
 

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol, TextIO
 
-from skyql.cli.output import printable
+from skyql.terminal import printable
 
 
 class ProgressHook(Protocol):

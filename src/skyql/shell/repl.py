@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 from skyql import __version__
 from skyql.cli.logs import for_terminal
-from skyql.cli.output import printable, render
+from skyql.cli.output import render
 from skyql.errors import SkyqlError
 from skyql.result import Result
 from skyql.shell import commands
@@ -22,6 +22,7 @@ from skyql.shell.commands import ExitShell, ShellState
 from skyql.shell.display import fit_table, show
 from skyql.shell.progress import ProgressLine
 from skyql.shell.tokens import significant, statement_complete, tokenize
+from skyql.terminal import printable
 
 
 class _Cancelled(Exception):  # noqa: N818 - control flow: Ctrl-C ends the rest of one input
