@@ -73,6 +73,7 @@ def options_from_env(options: Options, env: os._Environ | dict = os.environ) -> 
     if options.auth is None and env.get("SKYQL_AUTH"):
         options.auth = env["SKYQL_AUTH"]
     if "google" not in options.endpoints and env.get("SKYQL_ENDPOINT_GOOGLE"):
+        _check_endpoint_url(env["SKYQL_ENDPOINT_GOOGLE"])
         options.endpoints["google"] = env["SKYQL_ENDPOINT_GOOGLE"]
     return options
 

@@ -44,9 +44,11 @@ def render(result: Result, fmt: str = "table", *, headers: bool = True, delimite
                      for r, row in zip(cells, result.rows, strict=False)]
         buf = io.StringIO()
         writer = csv.writer(buf, delimiter=delimiter, lineterminator="\n")
-        if headers:
-            writer.writerow(header)
-        writer.writerows(cells)
+        # The csv module quotes a field with \n but not one with a lone \r, which readers take for a line
+        # break: such a row is written with every field quoted, so its values stay exact.
+        quoted = csv.writer(buf, delimiter=delimiter, lineterminator="\n", quoting=csv.QUOTE_ALL)
+        for row in ([header] if headers else []) + cells:
+            (quoted if any("\r" in cell for cell in row) else writer).writerow(row)
         return buf.getvalue()
     if fmt == "text":
         # Tab separates fields and newline rows: a value's own tab or newline is escaped, never a new field.
