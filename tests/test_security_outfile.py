@@ -74,18 +74,29 @@ def test_a_fifo_is_streamed_to_not_replaced(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]
 
 
-def test_dev_stdout_and_a_process_substitution_are_written_to(tmp_path):
+# /dev/fd/1 names stdout as /dev/stdout does. A build that renamed over /dev/stdout would, run as root, replace
+# the machine's /dev/stdout with a file; over /dev/fd/1 (in /proc) it can only fail.
+STDOUT_NAMES = ["/dev/fd/1", "/proc/self/fd/1"] + (["/dev/stdout"] if os.geteuid() != 0 else [])
+
+
+@pytest.mark.parametrize("name", STDOUT_NAMES)
+def test_stdout_by_name_is_written_to(tmp_path, name):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    done = subprocess.run([*SKYQL, "exec", "-f", "/dev/stdout", "SELECT 1 AS a"], capture_output=True, text=True,
+    done = subprocess.run([*SKYQL, "exec", "-f", name, "SELECT 1 AS a"], capture_output=True, text=True,
                           env=env, timeout=120)
     assert (done.returncode, done.stdout, done.stderr) == (0, TABLE, "")
-    # Even when stdout is a regular file, /dev/stdout is written to, not renamed over.
+    # Even when stdout is a regular file, it is written to, not renamed over.
     into = tmp_path / "redirected.txt"
     with into.open("w") as handle:
-        done = subprocess.run([*SKYQL, "exec", "-f", "/dev/stdout", "SELECT 1 AS a"], stdout=handle,
+        done = subprocess.run([*SKYQL, "exec", "-f", name, "SELECT 1 AS a"], stdout=handle,
                               stderr=subprocess.PIPE, text=True, env=env, timeout=120)
     assert (done.returncode, done.stderr, into.read_text()) == (0, "", TABLE)
-    command = " ".join(SKYQL) + " exec -f >(cat) 'SELECT 1 AS a'; wait"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["redirected.txt"]
+
+
+def test_a_process_substitution_is_written_to():
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    command = " ".join(SKYQL) + " exec -f >(cat) 'SELECT 1 AS a'; wait $!"
     done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, env=env, timeout=120)
     assert (done.returncode, done.stdout, done.stderr) == (0, TABLE, "")
 
