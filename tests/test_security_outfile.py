@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -59,17 +60,22 @@ def test_a_symlink_is_written_through_and_stays_a_link(tmp_path):
     assert sorted(p.name for p in real.parent.iterdir()) == ["real.txt"]
 
 
-def test_a_fifo_is_streamed_to_not_replaced(tmp_path):
-    fifo = tmp_path / "pipe"
+def through_fifo(fifo: Path, sql: str) -> tuple[int, str]:
+    """Run `sql` with -f FIFO while another thread reads it: the exit status and what the reader got."""
     os.mkfifo(fifo)
     got: list[str] = []
     reader = threading.Thread(target=lambda: got.append(fifo.read_text()))
     reader.start()
     try:
-        assert run("-f", str(fifo), "SELECT 1 AS a") == 0
+        status = run("-f", str(fifo), sql)
     finally:
         reader.join(30)
-    assert got == [TABLE]
+    return status, "".join(got)
+
+
+def test_a_fifo_is_streamed_to_not_replaced(tmp_path):
+    fifo = tmp_path / "pipe"
+    assert through_fifo(fifo, "SELECT 1 AS a") == (0, TABLE)
     assert stat.S_ISFIFO(fifo.stat().st_mode)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]
 
@@ -103,15 +109,7 @@ def test_a_process_substitution_is_written_to():
 
 def test_a_failed_statement_says_what_became_of_a_streamed_target(tmp_path, capsys):
     fifo = tmp_path / "pipe"
-    os.mkfifo(fifo)
-    got: list[str] = []
-    reader = threading.Thread(target=lambda: got.append(fifo.read_text()))
-    reader.start()
-    try:
-        assert run("-f", str(fifo), "SELECT 1 AS a; SELECT * FROM nowhere") == 1
-    finally:
-        reader.join(30)
-    assert got == [TABLE]
+    assert through_fifo(fifo, "SELECT 1 AS a; SELECT * FROM nowhere") == (1, TABLE)
     assert f"{fifo} may hold part of the output because a statement failed" in capsys.readouterr().err
 
 
