@@ -119,11 +119,14 @@ def slow_emulator(emulator: Emulator):
     emulator.clear_faults()
 
 
-def test_sigterm_while_writing_removes_the_temporary_file(tmp_path, slow_emulator, key_file):
+@pytest.mark.parametrize(("signum", "status", "says"),
+                         [(signal.SIGTERM, 143, "skyql: terminated\n"), (signal.SIGINT, 130, "skyql: cancelled\n")])
+def test_a_signal_while_writing_removes_the_temporary_file(tmp_path, slow_emulator, key_file, signum, status, says):
     target = tmp_path / "out.txt"
     target.write_text("old\n")
     slow_emulator.populate("ml", "projects/sec-term/jobs", 1)
     slow_emulator.inject(delay_ms=60_000, count=1, match="projects/sec-term/")
+    slow_emulator.clear_log()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     process = subprocess.Popen(
         [*SKYQL, "exec", "-f", str(target), "--auth", json.dumps(auth_for(key_file)),
@@ -137,13 +140,13 @@ def test_sigterm_while_writing_removes_the_temporary_file(tmp_path, slow_emulato
                    and any("sec-term" in r["path"] for r in slow_emulator.requests)):
             assert process.poll() is None, process.communicate()
             time.sleep(0.05)
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(signum)
         _, err = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
-    assert process.returncode == 143, err
-    assert err.endswith("skyql: terminated\n")
+    assert process.returncode == status, err
+    assert err.endswith(says)
     assert "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["key.json", "out.txt"]
     assert target.read_text() == "old\n"
