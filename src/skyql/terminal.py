@@ -28,4 +28,11 @@ def printable(text: str, *, newlines: bool = False) -> str:
     return (_UNSAFE_BUT_NEWLINE if newlines else _UNSAFE).sub(_escape, text)
 
 
-__all__ = ["printable"]
+def printable_rows(rows: list[list[str]]) -> list[list[str]]:
+    """`printable` applied to every cell; one scan when, as usual, no cell has a control character."""
+    if not _UNSAFE.search("".join(cell for row in rows for cell in row)):
+        return rows
+    return [[printable(cell) for cell in row] for row in rows]
+
+
+__all__ = ["printable", "printable_rows"]

@@ -17,7 +17,7 @@ from typing import Any
 
 from skyql.errors import SkyqlError
 from skyql.result import JsonText, Result
-from skyql.terminal import printable
+from skyql.terminal import printable_rows
 
 FORMATS = ("table", "json", "csv", "text")
 
@@ -52,8 +52,8 @@ def render(result: Result, fmt: str = "table", *, headers: bool = True, delimite
         return buf.getvalue()
     if fmt == "text":
         # Tab separates fields and newline rows: a value's own tab or newline is escaped, never a new field.
-        lines = (["\t".join(map(printable, result.columns))] if headers else [])
-        lines += ["\t".join(map(printable, r)) for r in cells]
+        shown = printable_rows(([list(result.columns)] if headers else []) + cells)
+        lines = ["\t".join(r) for r in shown]
         return "".join(line + "\n" for line in lines)
     return _table(result.columns, cells, max_width)
 
@@ -144,14 +144,15 @@ def _cell(value: Any, type_: str) -> str:
 def _table(columns: list[str], cells: list[list[str]], max_width: int | None) -> str:
     """StackQL's table layout: |---| rules around a header and the rows."""
     def clip(text: str) -> str:
-        # Escaped control characters, and a `|` in a value never passes for a column border.
-        text = printable(text).replace("|", "\\|")
+        # Control characters are escaped already; a `|` in a value must not pass for a column border.
+        text = text.replace("|", "\\|")
         if max_width and len(text) > max_width:
             return text[: max_width - 3] + "..."
         return text
 
-    header = [clip(c) for c in columns]
-    body = [[clip(c) for c in row] for row in cells]
+    header, *rows = printable_rows([list(columns), *cells])
+    header = [clip(c) for c in header]
+    body = [[clip(c) for c in row] for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in body]) for i, h in enumerate(header)]
     rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
 
