@@ -104,3 +104,13 @@ def test_rows_can_be_handed_to_another_thread_to_fetch(conn, jobs):
     worker.start()
     worker.join(30)
     assert len(cur.fetchall()) == jobs
+
+
+def test_mutations_refuse_bytes_for_a_text_field_and_naive_datetimes_for_a_parameter(conn):
+    cur = conn.cursor()
+    with pytest.raises(ProgrammingError, match=r"name takes text, got bytes: pass a str"):
+        cur.execute("INSERT INTO google.sqladmin.users (project, instance, name) SELECT ?, ?, ?",
+                    ["sec-dbapi", "inst", b"alice"])
+    with pytest.raises(ProgrammingError, match="is a datetime without a time zone"):
+        cur.execute("UPDATE google.ml.jobs SET labels = '{}' WHERE projectsId = ? AND jobsId = ?",
+                    [datetime.datetime(2024, 1, 2), "x"])
