@@ -174,13 +174,15 @@ def _names(names: list[str]) -> str:
 def _partial_failure(plan: MutationPlan, failed: list[Outcome], done: list[Outcome]) -> ApiError:
     """Which requests failed and why, which succeeded (they stay done: nothing is rolled back)."""
 
+    from skyql.fetch.secrets import masked
+
     def label(outcome: Outcome) -> str:
         call = outcome.call
         where = f"row {call.row}: " if call.row else ""
         text = where + ", ".join(f"{k}={v!r}" for k, v in call.params.items())
         if call.row and call.body:
             # An INSERT row is known by its body (jobId, displayName, ...) more than by its parent.
-            body = json.dumps(call.body, separators=(",", ":"))
+            body = json.dumps(masked(call.body), separators=(",", ":"))
             text += " " + (body if len(body) <= _BODY_SHOWN else body[: _BODY_SHOWN - 3] + "...")
         name = outcome.responses[0].get("name") if outcome.responses else None
         return text + (f" ({name})" if isinstance(name, str) else "")

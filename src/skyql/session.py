@@ -84,6 +84,7 @@ def options_from_env(options: Options, env: os._Environ | dict = os.environ) -> 
     if options.auth is None and env.get("SKYQL_AUTH"):
         options.auth = env["SKYQL_AUTH"]
     if "google" not in options.endpoints and env.get("SKYQL_ENDPOINT_GOOGLE"):
+        _check_endpoint_url(env["SKYQL_ENDPOINT_GOOGLE"])
         options.endpoints["google"] = env["SKYQL_ENDPOINT_GOOGLE"]
     return options
 
@@ -570,7 +571,36 @@ def parse_endpoint(text: str) -> tuple[str, str]:
     provider, sep, url = text.partition("=")
     if not sep or not provider or not url.startswith(("http://", "https://")):
         raise ConfigError(f"bad endpoint {text!r}: use PROVIDER=URL, e.g. google=http://127.0.0.1:8089")
-    return provider.strip(), url.strip().rstrip("/")
+    url = url.strip().rstrip("/")
+    _check_endpoint_url(url)
+    return provider.strip(), url
+
+
+def _check_endpoint_url(url: str) -> None:
+    """An endpoint is scheme://host[:port][/path]: parsers disagree on anything odder, so it is refused."""
+    from urllib.parse import urlsplit
+
+    why = ""
+    if "\\" in url or any(c.isspace() or ord(c) < 0x20 for c in url):
+        why = "it holds a backslash, a space or a control character"
+    else:
+        parts = urlsplit(url)
+        try:
+            parts.port  # noqa: B018 - raises ValueError for a port out of range
+        except ValueError:
+            why = "its port is not a number from 1 to 65535"
+        else:
+            if "@" in parts.netloc:
+                why = "it holds a user name or password (give credentials with --auth)"
+            elif not parts.hostname:
+                why = "it names no host"
+            elif parts.port == 0:
+                why = "its port is not a number from 1 to 65535"
+            elif parts.query or parts.fragment:
+                why = "it holds a ?query or #fragment"
+    if why:
+        # The URL is not echoed: a user:password in it would land in a log.
+        raise ConfigError(f"bad endpoint URL: {why}; expected e.g. http://127.0.0.1:8089")
 
 
 def parse_auth(text: str | None) -> dict | None:

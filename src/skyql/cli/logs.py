@@ -9,6 +9,8 @@ import sys
 from collections.abc import Iterator
 from typing import TextIO
 
+from skyql.terminal import printable
+
 # skyql never logs a secret; these catch one that a server or a library put into a message anyway.
 _SECRETS = (
     (re.compile(r"(?i)(bearer\s+)[^\s\"',;]+"), r"\1[redacted]"),
@@ -17,8 +19,16 @@ _SECRETS = (
      "[redacted private key]"),
     (re.compile(r'(?i)("?(?:private_key|access_token|refresh_token|id_token|client_secret|assertion)"?'
                 r'\s*[:=]\s*"?)(?!\[redacted)[^"\s,&}]+'), r"\1[redacted]"),
+    # A request body a server echoed back: {"rootPassword": "...", "clientSecret": "..."} (see fetch/secrets.py).
+    (re.compile(r'(?i)("[\w-]*(?:password|passwd|passphrase|secret|private_?key|api_?key)[\w-]*"\s*:\s*")'
+                r'(?!\[redacted)(?:[^"\\]|\\.)*"'), r'\1[redacted]"'),
 )
 FORMAT = "%(asctime)s %(name)s %(levelname)s: %(message)s"
+
+
+def for_terminal(text: str) -> str:
+    """A message for stderr: secrets masked, control characters escaped (line breaks kept)."""
+    return printable(redact(text), newlines=True)
 
 
 def redact(text: str) -> str:
@@ -29,11 +39,11 @@ def redact(text: str) -> str:
 
 
 class RedactingFilter(logging.Filter):
-    """Masks secrets in a record's message before any handler writes it."""
+    """Masks secrets (and escapes control characters) in a record's message before any handler writes it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        clean = redact(message)
+        clean = for_terminal(message)
         if clean != message:
             record.msg, record.args = clean, None
         return True

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Any
 
 from skyql import __version__
-from skyql.cli.logs import verbose_logging
+from skyql.cli.logs import for_terminal, verbose_logging
 from skyql.errors import ConfigError, SkyqlError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -22,18 +23,45 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"skyql: error: {message}\n")
 
 
+def _delimiter(text: str) -> str:
+    """A csv delimiter: one character that cannot be confused with a quote or a line break."""
+    if len(text) != 1 or text in "\"\r\n":
+        raise argparse.ArgumentTypeError(f"{text!r} is not a delimiter: give one character such as , ; or |")
+    return text
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds more than 0")
+    return value
+
+
+def _endpoint(text: str) -> str:
+    from skyql.session import parse_endpoint
+
+    try:
+        parse_endpoint(text)
+    except ConfigError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
 def _connection_flags(p: argparse.ArgumentParser) -> None:
     """Flags shared by `exec` and `shell`: where and how to reach the APIs."""
     p.add_argument("--auth", help='auth JSON, e.g. {"google": {"type": "service_account", '
                    '"credentialsfilepath": "key.json"}} (env SKYQL_AUTH)')
-    p.add_argument("--endpoint", action="append", default=[], metavar="PROVIDER=URL",
+    p.add_argument("--endpoint", action="append", default=[], metavar="PROVIDER=URL", type=_endpoint,
                    help="send a provider's requests to URL, e.g. google=http://127.0.0.1:8089 "
                    "(env SKYQL_ENDPOINT_GOOGLE)")
     p.add_argument("--emulator", action="store_true",
                    help="start the local Google API emulator in-process and query it")
     p.add_argument("--concurrency", type=int, default=16, metavar="N", help="requests in flight (default 16)")
     p.add_argument("--retries", type=int, default=5, metavar="N", help="retries per request (default 5)")
-    p.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS",
+    p.add_argument("--timeout", type=_seconds, default=600.0, metavar="SECONDS",
                    help="deadline per statement (default 600)")
     p.add_argument("--page-size", type=int, metavar="N", help="pageSize to ask list methods for")
     p.add_argument("--no-pushdown", action="store_true", help="do not send Google's `fields` parameter")
@@ -63,7 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("-i", "--infile", help="read statements from an .iql script file")
     ex.add_argument("-f", "--outfile", help="write results to FILE instead of stdout")
     ex.add_argument("-H", "--hideheaders", action="store_true", help="no header row (csv, text)")
-    ex.add_argument("-d", "--delimiter", default=",", help="csv delimiter (default ,)")
+    ex.add_argument("-d", "--delimiter", default=",", type=_delimiter, help="csv delimiter (default ,)")
+    ex.add_argument("--csv-safe", action="store_true",
+                    help="csv: prefix text cells that start with = + - @ tab or CR with ' (no spreadsheet formulas)")
     ex.add_argument("--var", action="append", default=[], metavar="NAME=VALUE", help="template variable")
     ex.add_argument("--iqldata", metavar="FILE", help="template variables from a JSON or YAML file")
     ex.add_argument("--dryrun", action="store_true",
@@ -124,9 +154,14 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     except SkyqlError as err:
-        print(f"skyql: {err}", file=sys.stderr)
+        print(f"skyql: {for_terminal(str(err))}", file=sys.stderr)
         return EXIT_ERROR
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
+        from skyql.cli.script import Terminated
+
+        if isinstance(stop, Terminated):  # SIGTERM while writing --outfile, after its cleanup
+            print("skyql: terminated", file=sys.stderr)
+            return 128 + 15
         print("skyql: cancelled", file=sys.stderr)
         return 130
     except BrokenPipeError:

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
+import signal
+import stat
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from skyql.cli.logs import for_terminal
 from skyql.cli.output import render
 from skyql.errors import ConfigError, SkyqlError, SqlError
 from skyql.result import Result
@@ -100,15 +105,16 @@ def run_script(session: Any, text: str, variables: dict[str, Any], args: argpars
         for step in failed:
             _report(step, step.error, many)
         if many:
-            print(f"skyql: nothing was run: fix the statement{'s' if len(failed) > 1 else ''} above "
+            print("skyql: nothing was run: fix the statement{'s' if len(failed) > 1 else ''} above "
                   "(or pass --continue-on-error to run the others)", file=sys.stderr)
         return EXIT_ERROR
-    out, finish = _open_output(args.outfile)
+    out, finish, streamed = _open_output(args.outfile)
     ok = False
     try:
         for step in steps:
             if args.dryrun:
-                out.write(f"-- statement {step.number} (line {step.line})\n{step.sql.strip()};\n")
+                sql = for_terminal(step.sql.strip())
+                out.write(f"-- statement {step.number} (line {step.line})\n{sql};\n")
             if step.error is None:
                 try:
                     result = session.execute(step.statement)
@@ -125,7 +131,8 @@ def run_script(session: Any, text: str, variables: dict[str, Any], args: argpars
     finally:
         finish(ok)
     if not ok and args.outfile:
-        print(f"skyql: {args.outfile} left unchanged because a statement failed", file=sys.stderr)
+        what = "may hold part of the output" if streamed else "left unchanged"
+        print(f"skyql: {args.outfile} {what} because a statement failed", file=sys.stderr)
     return EXIT_OK if ok else EXIT_ERROR
 
 
@@ -186,7 +193,7 @@ def _in_script(error: SqlError, piece: Piece, origin: list[int] | None) -> SqlEr
 
 def _report(step: _Step, error: SkyqlError | None, many: bool) -> None:
     where = f"statement {step.number} (line {step.line}): " if many else ""
-    print(f"skyql: {where}{error}", file=sys.stderr)
+    print(f"skyql: {where}{for_terminal(str(error))}", file=sys.stderr)
 
 
 def _report_skipped(steps: list[_Step], failed: _Step) -> None:
@@ -199,32 +206,100 @@ def _report_skipped(steps: list[_Step], failed: _Step) -> None:
 
 def _emit(result: Result, out: TextIO, args: argparse.Namespace) -> None:
     for warning in result.warnings:
-        print(f"skyql: warning: {warning}", file=sys.stderr)
+        print(f"skyql: warning: {for_terminal(warning)}", file=sys.stderr)
     if result.message:
         # What a mutation did goes to stderr so stdout stays data, and a script's log tells the story.
-        print(result.message, file=sys.stderr)
+        print(for_terminal(result.message), file=sys.stderr)
     if result.columns:
-        out.write(render(result, args.output, headers=not args.hideheaders, delimiter=args.delimiter))
+        out.write(render(result, args.output, headers=not args.hideheaders, delimiter=args.delimiter,
+                         csv_safe=getattr(args, "csv_safe", False)))
         out.flush()
 
 
-def _open_output(outfile: str | None) -> tuple[TextIO, Callable[[bool], None]]:
-    """stdout, or a temp file renamed over --outfile only on success: nothing is half written."""
+class Terminated(KeyboardInterrupt):
+    """SIGTERM while writing --outfile: unwinds like Ctrl-C, so the temporary file is removed."""
+
+
+def _open_output(outfile: str | None) -> tuple[TextIO, Callable[[bool], None], bool]:
+    """Where results go, what to do when done (ok or not), and whether it is streamed (not atomic).
+
+    A regular file (or a new one) is written to a temporary file renamed over it only on success, so it is
+    never half written; through a symlink, the file it points to is replaced and the link kept. Anything
+    else (a FIFO, /dev/stdout, a terminal, bash's `>(cmd)`) is written to as it goes: it cannot be renamed.
+    """
     if not outfile:
-        return sys.stdout, lambda ok: None
-    target = Path(outfile)
-    if target.is_dir():
+        return sys.stdout, lambda ok: None, False
+    path = Path(outfile)
+    try:
+        info: os.stat_result | None = path.stat()
+    except FileNotFoundError:
+        info = None
+    except OSError as err:
+        raise ConfigError(f"cannot write {outfile}: {err.strerror}") from None
+    if info is not None and stat.S_ISDIR(info.st_mode):
         raise ConfigError(f"cannot write {outfile}: it is a folder; give a file name")
-    if not target.parent.exists():
-        raise ConfigError(f"cannot write {outfile}: folder {target.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=".skyql-", dir=target.parent)
-    handle = os.fdopen(fd, "w", encoding="utf-8")
+    if (info is not None and not stat.S_ISREG(info.st_mode)) or _device_path(path):
+        return _stream(path, outfile)
+    return _atomic(Path(os.path.realpath(path)), info, outfile)
+
+
+def _device_path(path: Path) -> bool:
+    """/dev/stdout, /dev/fd/N, /proc/self/fd/N: names of an open file, even when that file is regular."""
+    return os.path.abspath(path).startswith(("/dev/", "/proc/"))
+
+
+def _stream(path: Path, outfile: str) -> tuple[TextIO, Callable[[bool], None], bool]:
+    try:
+        handle = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed by finish(); a FIFO waits for a reader
+    except OSError as err:
+        raise ConfigError(f"cannot write {outfile}: {err.strerror}") from None
 
     def finish(ok: bool) -> None:
-        handle.close()
-        if ok:
-            os.replace(tmp, target)
-        else:
-            os.unlink(tmp)
+        with contextlib.suppress(BrokenPipeError):
+            handle.close()
 
-    return handle, finish
+    return handle, finish, True
+
+
+def _atomic(target: Path, info: os.stat_result | None, outfile: str) -> tuple[TextIO, Callable[[bool], None], bool]:
+    if not target.parent.is_dir():
+        raise ConfigError(f"cannot write {outfile}: folder {target.parent} does not exist")
+    # The file keeps its mode; a new one gets the mode `>` would give it, not mkstemp's 0600.
+    mode = stat.S_IMODE(info.st_mode) if info is not None else 0o666 & ~_umask()
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".skyql-", dir=target.parent)
+    except OSError as err:
+        raise ConfigError(f"cannot write {outfile}: {err.strerror}") from None
+    os.fchmod(fd, mode)
+    handle = os.fdopen(fd, "w", encoding="utf-8")
+    restore = _on_sigterm_unwind()
+
+    def finish(ok: bool) -> None:
+        try:
+            handle.close()
+            if ok:
+                os.replace(tmp, target)
+            else:
+                os.unlink(tmp)
+        finally:
+            restore()
+
+    return handle, finish, False
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _on_sigterm_unwind() -> Callable[[], None]:
+    """Until the returned function is called, SIGTERM raises Terminated (so `finally` blocks clean up)."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum: int, frame: object) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    return lambda: signal.signal(signal.SIGTERM, previous)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +28,10 @@ class Cursor:
         self._position = 0
         self._rowcount = -1
         self._closed = False
+        # A cursor is one thread's at a time: another thread's execute would swap the rows under it.
+        self._guard = threading.Lock()
+        self._busy: threading.Thread | None = None  # the thread inside execute()
+        self._owner: threading.Thread | None = None  # the thread that ran the statement whose rows these are
 
     # -- attributes --------------------------------------------------------------------------------
     @property
@@ -68,25 +74,58 @@ class Cursor:
         """Run one statement; `?` marks are filled from `parameters` in order (provider parameters too)."""
         self._check_open()
         params = _positional(parameters)
-        self._reset()
-        result = self.connection._run(operation, params)
-        self._result = result
-        self._rowcount = result.rowcount
-        self._note_warnings(result)
+        with self._executing():
+            self._reset()
+            result = self.connection._run(operation, params)
+            self._result = result
+            self._rowcount = result.rowcount
+            self._note_warnings(result)
         return self
 
     def executemany(self, operation: str, seq_of_parameters: Iterable[Sequence[Any]]) -> Cursor:
         """Run one statement once per parameter sequence; rowcount is the total; no rows are kept."""
         self._check_open()
         batches = [_positional(p) for p in seq_of_parameters]
-        self._reset()
-        self._rowcount = 0
-        for params in batches:
-            result = self.connection._run(operation, params)
-            self._note_warnings(result)
-            # Kept up to date so that after a failure it counts the statements that did run.
-            self._rowcount += result.rowcount
+        with self._executing():
+            self._reset()
+            self._rowcount = 0
+            for params in batches:
+                result = self.connection._run(operation, params)
+                self._note_warnings(result)
+                # Kept up to date so that after a failure it counts the statements that did run.
+                self._rowcount += result.rowcount
         return self
+
+    @contextlib.contextmanager
+    def _executing(self) -> Iterator[None]:
+        """Run a statement as this thread's; refuse if another thread is using the cursor or its rows."""
+        me = threading.current_thread()
+        with self._guard:
+            self._refuse_others(me)
+            owner = self._owner
+            if owner is not None and owner is not me and owner.is_alive() and self._unread():
+                raise ProgrammingError(
+                    f"this cursor holds rows of a statement thread {owner.name!r} ran and has not fetched yet:"
+                    " give each thread its own cursor (connection.cursor()); threads may share the connection"
+                )
+            self._busy = self._owner = me
+        try:
+            yield
+        finally:
+            with self._guard:
+                self._busy = None
+
+    def _refuse_others(self, me: threading.Thread) -> None:
+        busy = self._busy
+        if busy is not None and busy is not me:
+            raise ProgrammingError(
+                f"this cursor is running a statement in thread {busy.name!r}: give each thread its own cursor"
+                " (connection.cursor()); threads may share the connection"
+            )
+
+    def _unread(self) -> bool:
+        result = self._result
+        return result is not None and bool(result.columns) and self._position < len(result.rows)
 
     def _note_warnings(self, result: Result) -> None:
         for text in result.warnings:
@@ -103,28 +142,31 @@ class Cursor:
     # -- fetching ----------------------------------------------------------------------------------
     def fetchone(self) -> tuple[Any, ...] | None:
         """The next row, or None when there are no more."""
-        rows = self._rows()
-        if self._position >= len(rows):
-            return None
-        self._position += 1
-        return rows[self._position - 1]
+        with self._guard:
+            rows = self._rows()
+            if self._position >= len(rows):
+                return None
+            self._position += 1
+            return rows[self._position - 1]
 
     def fetchmany(self, size: int | None = None) -> list[tuple[Any, ...]]:
         """Up to `size` (default: arraysize) next rows; an empty list when there are no more."""
-        rows = self._rows()
-        size = self.arraysize if size is None else size
-        if size < 0:
-            raise ProgrammingError(f"fetchmany size must be 0 or more, not {size}")
-        out = rows[self._position : self._position + size]
-        self._position += len(out)
-        return out
+        with self._guard:
+            rows = self._rows()
+            size = self.arraysize if size is None else size
+            if size < 0:
+                raise ProgrammingError(f"fetchmany size must be 0 or more, not {size}")
+            out = rows[self._position : self._position + size]
+            self._position += len(out)
+            return out
 
     def fetchall(self) -> list[tuple[Any, ...]]:
         """Every remaining row."""
-        rows = self._rows()
-        out = rows[self._position :]
-        self._position = len(rows)
-        return out
+        with self._guard:
+            rows = self._rows()
+            out = rows[self._position :]
+            self._position = len(rows)
+            return out
 
     def fetch_arrow(self) -> Any:
         """The remaining rows as a pyarrow Table (needs `skyql[arrow]`); JSON columns are text."""
@@ -152,6 +194,10 @@ class Cursor:
 
     def _rows(self) -> list[tuple[Any, ...]]:
         self._check_open()
+        # Rows may be handed to another thread to fetch (it then owns them), not while a statement replaces them.
+        me = threading.current_thread()
+        self._refuse_others(me)
+        self._owner = me
         if self._result is None:
             raise ProgrammingError("no rows to fetch: call execute() with a statement that returns rows first")
         if not self._result.columns:

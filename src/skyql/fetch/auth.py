@@ -124,8 +124,15 @@ def _from_key_text(text: str, source: str, cache: TokenCache | None = None) -> C
 
         try:
             return _credentials_from_info(info)
+        # A malformed key of a less common type (external_account, impersonated_service_account) can make
+        # google-auth fail with any of these rather than with its own errors.
         except (google.auth.exceptions.GoogleAuthError, ValueError) as exc:
             raise ConfigError(f"{source} is not a usable Google key: {_safe_reason(exc)}") from None
+        except (TypeError, KeyError, AttributeError):
+            raise ConfigError(
+                f"{source} is not a usable Google key: a field of its {str(info.get('type'))[:40]!r} key is"
+                " missing or of the wrong type (compare it with the file gcloud or the Cloud console wrote)"
+            ) from None
 
     if cache is not None and info.get("type") == "service_account":
         return CachedKeyCredentials(info, SCOPES, cache, make)  # type: ignore[return-value]
@@ -287,6 +294,12 @@ class TokenSource:
             except google.auth.exceptions.TransportError as exc:
                 raise ApiError(
                     f"cannot reach the token endpoint to get an access token ({_safe_reason(exc)})"
+                ) from None
+            except (google.auth.exceptions.GoogleAuthError, ValueError, TypeError, KeyError, AttributeError,
+                    OSError) as exc:
+                # External account keys get a token from a file, a URL or a program first: that can fail too.
+                raise ConfigError(
+                    f"cannot get an access token with these credentials ({_safe_reason(exc)}); fix the key file"
                 ) from None
 
     def _lock(self) -> asyncio.Lock:

@@ -470,8 +470,10 @@ def _check_options(options: FetchOptions, credentials: Credentials | None) -> No
         raise ConfigError(f"concurrency must be at least 1, got {options.concurrency}")
     if options.retries < 0:
         raise ConfigError(f"retries must be 0 or more, got {options.retries}")
-    if options.timeout <= 0:
-        raise ConfigError(f"timeout must be more than 0 seconds, got {options.timeout:g}")
+    timeout = options.timeout
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout < float("inf"):
+        # nan compares false with everything: it would pass a plain `<= 0` test and never time out.
+        raise ConfigError(f"timeout must be a number of seconds more than 0, got {options.timeout!r}")
     if options.max_response_bytes < 1:
         raise ConfigError(f"the response size limit must be more than 0, got {options.max_response_bytes} bytes")
     if options.poll_interval <= 0:

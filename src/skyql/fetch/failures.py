@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from skyql.errors import ApiError
 from skyql.fetch.request import Request
 from skyql.fetch.wire import CONNECT, TIMEOUT, TransportError
+from skyql.terminal import printable
 
 # google.rpc.Code numbers, as long-running operations report them.
 GRPC_STATUS = {
@@ -54,6 +55,8 @@ def origin(url: str) -> str:
 def from_response(request: Request, status: int, body: bytes, *, anonymous: bool = False) -> ApiError:
     """The ApiError for an HTTP error answer, whether its body is Google's JSON error or not."""
     code, message = _parse_error(body)
+    # The server's words end up on a terminal (and in exceptions a notebook shows): no control characters.
+    code, message = (printable(code) if code else code), printable(message, newlines=True)
     text = f"{where(request)}: HTTP {status}"
     if code:
         text += f" {code}"
@@ -95,7 +98,7 @@ def _parse_error(body: bytes) -> tuple[str | None, str]:
 def snippet(body: bytes, limit: int = 200) -> str:
     """The first `limit` characters of a body as plain text (HTML tags dropped)."""
     text = body.decode("utf-8", errors="replace")
-    text = _SPACE.sub(" ", _TAG.sub(" ", text)).strip()
+    text = printable(_SPACE.sub(" ", _TAG.sub(" ", text)).strip())
     return text[:limit] + ("..." if len(text) > limit else "")
 
 
@@ -136,12 +139,12 @@ def operation_failed(request: Request, operation: dict[str, Any]) -> ApiError:
         first = err["errors"][0]
         code = first.get("code")
         message = "; ".join(str(e.get("message", "")) for e in err["errors"])
-    name = operation.get("name", "")
+    name = printable(str(operation.get("name", "")))
     text = f"{where(request)}: operation {name} failed"
     if code:
-        text += f": {code}"
+        text += f": {printable(str(code))}"
     if message:
-        text += f": {message}"
+        text += f": {printable(message, newlines=True)}"
     return ApiError(text, status=code, resource=request.resource, params=request.params)
 
 

@@ -25,14 +25,16 @@ class Request:
     retry_safe: bool = False
 
     def describe(self) -> str:
-        """One line for --dryrun and logs: never carries credentials."""
+        """One line for --dryrun and logs: never carries credentials, nor secret fields (passwords, keys)."""
         from urllib.parse import urlencode
+
+        from skyql.fetch.secrets import masked, masked_query
 
         line = f"{self.method} {self.url}"
         if self.query:
-            line += "?" + urlencode(self.query)
+            line += "?" + urlencode(masked_query(self.query), safe="[]")
         if self.body is not None:
-            line += " " + json.dumps(self.body, separators=(",", ":"))
+            line += " " + json.dumps(masked(self.body), separators=(",", ":"))
         return line
 
 

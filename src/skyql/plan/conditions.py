@@ -17,8 +17,9 @@ from typing import Any
 from sqlglot import exp
 from sqlglot.optimizer.scope import Scope
 
+from skyql.errors import ParameterError
 from skyql.plan.derived import DerivedTables
-from skyql.plan.literals import NOT_LITERAL, literal_value, value_key
+from skyql.plan.literals import NOT_LITERAL, literal_value, unusable, value_key
 from skyql.plan.refs import Ref
 from skyql.plan.resolve import Resolver, Slot
 
@@ -66,6 +67,28 @@ class Facts:
         return Facts(values, [], exact)
 
 
+def _check_bound(slot: Slot, nodes: list[exp.Expression]) -> None:
+    """A `?` bound to a provider parameter with a value no API takes: say so, not "the parameter is missing"."""
+    owner, name = slot
+    if not isinstance(owner, Ref) or not owner.names.param(name):
+        return
+    for node in nodes:
+        why = unusable(node)
+        if why:
+            raise ParameterError(f"{owner.resource.id}.{name}: {why}")
+
+
+def _as_text(slot: Slot, nodes: list[exp.Expression], values: list[Any]) -> None:
+    """A bound date or datetime given to a provider parameter is sent as RFC 3339 text, so the local SQL
+    compares the parameter's (text) column with that text too, not with a timestamp."""
+    owner, name = slot
+    if not isinstance(owner, Ref) or not owner.names.param(name):
+        return
+    for node, value in zip(nodes, values, strict=True):
+        if isinstance(node, exp.TimeStrToTime | exp.DateStrToDate) and isinstance(value, str):
+            node.replace(exp.Literal.string(value))
+
+
 class Constraints:
     """Allowed values per slot and value-flow edges, over every scope of one statement."""
 
@@ -108,7 +131,9 @@ class Constraints:
             return Facts()
         value = literal_value(other)
         if value is not NOT_LITERAL:
+            _as_text(slot, [other], [value])
             return Facts({slot: [value]}, exact=True)
+        _check_bound(slot, [other])
         outer = self._slot(other, scope, correlated=True)
         # A correlated `p.jobsId = j.jobId` filters the subquery's rows, never the outer query's.
         return Facts(edges=[(outer, slot)]) if outer else Facts()
@@ -123,7 +148,9 @@ class Constraints:
             return Facts(edges=[(inner, slot)]) if inner else Facts()
         values = [literal_value(e) for e in node.expressions]
         if not values or any(v is NOT_LITERAL for v in values):
+            _check_bound(slot, [e for e, v in zip(node.expressions, values, strict=True) if v is NOT_LITERAL])
             return Facts()
+        _as_text(slot, list(node.expressions), values)
         return Facts({slot: union([], values)}, exact=True)
 
     def _subquery_slot(self, query: exp.Expression) -> Slot | None:

@@ -6,6 +6,7 @@ a SET expression) and returns its rows: the session passes one that plans and fe
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 from collections.abc import Callable
@@ -364,6 +365,11 @@ def _constant(expression: exp.Expression, evaluate: Evaluate) -> Any:
 
 
 def _param_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        raise ParameterError(
+            f"{value.isoformat()} is a datetime without a time zone, which names no instant: a parameter needs"
+            " an aware one (tzinfo=datetime.timezone.utc), sent as RFC 3339 text"
+        )
     value = _plain(value)
     return str(value).lower() if isinstance(value, bool) else value
 
@@ -427,6 +433,10 @@ def coerce(value: Any, schema: dict[str, Any], resource: Resource, column: str) 
         raise ParameterError(f"{column} takes a boolean (true or false), got {value!r}")
     if isinstance(value, dict | list):
         raise ParameterError(f"{column} takes a string, got a JSON {'object' if isinstance(value, dict) else 'array'}")
+    if isinstance(value, bytes | bytearray):
+        if resolved.get("format") == "byte":  # base64 text in JSON, as Google's clients send bytes
+            return base64.b64encode(value).decode("ascii")
+        raise ParameterError(f"{column} takes text, got bytes: pass a str (e.g. value.decode())")
     text = str(value).lower() if isinstance(value, bool) else str(value)
     check_scalar(resolved, text, column)
     return text

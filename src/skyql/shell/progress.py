@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol, TextIO
 
+from skyql.terminal import printable
+
 
 class ProgressHook(Protocol):
     def __call__(self, kind: str, /, **info: Any) -> None: ...
@@ -109,7 +111,7 @@ class ProgressLine:
             return
         while not self._stop.is_set():
             # A wrapped line could not be erased with \r: keep it within the terminal.
-            line = self.text()[: max(self.width() - 1, 10)]
+            line = printable(self.text())[: max(self.width() - 1, 10)]
             self._write("\r" + line + "\x1b[K")
             self._drawn = len(line)
             self._stop.wait(self.interval)

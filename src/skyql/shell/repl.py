@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from skyql import __version__
+from skyql.cli.logs import for_terminal
 from skyql.cli.output import render
 from skyql.errors import SkyqlError
 from skyql.result import Result
@@ -21,6 +22,7 @@ from skyql.shell.commands import ExitShell, ShellState
 from skyql.shell.display import fit_table, show
 from skyql.shell.progress import ProgressLine
 from skyql.shell.tokens import significant, statement_complete, tokenize
+from skyql.terminal import printable
 
 
 class _Cancelled(Exception):  # noqa: N818 - control flow: Ctrl-C ends the rest of one input
@@ -94,11 +96,11 @@ class Shell:
 
     def _say(self, message: str, line: int) -> None:
         where = "" if self.interactive else f"skyql: line {line}: "
-        print(where + message, file=self.err, flush=True)
+        print(where + for_terminal(message), file=self.err, flush=True)
 
     def _emit(self, result: Result, seconds: float) -> None:
         for warning in result.warnings:
-            print(f"warning: {warning}", file=self.err)
+            print(f"warning: {for_terminal(warning)}", file=self.err)
         # Piped output keeps stdout for data; at a terminal notes read best right under the rows.
         notes = self.out if self.interactive else self.err
         fmt = self.state.output
@@ -110,9 +112,11 @@ class Shell:
             else:
                 height = self.terminal_size()[1]
                 text = render(result, fmt)
+                if self.interactive:  # on the screen, json and csv values must not drive the terminal either
+                    text = printable(text, newlines=True)
             show(text, self.out, page=self.page, height=height)
         if result.message:
-            print(result.message, file=notes, flush=True)
+            print(for_terminal(result.message), file=notes, flush=True)
         if self.state.timing and not (result.columns and fmt == "table" and self.interactive):
             print(f"time: {seconds:.3f} s", file=notes, flush=True)
 
