@@ -87,9 +87,10 @@ def test_json_and_csv_carry_values_exactly(capsys, flags, hostile_project):
 
 
 def test_an_api_error_message_with_escape_sequences_reaches_stderr_escaped(capsys, flags):
-    # The emulator, like Google, quotes the missing job's name in its 404 message.
-    status, out, err = run(capsys, *flags, "SELECT jobId FROM google.ml.jobs WHERE projectsId = 'sec-hostile'"
-                                           f" AND jobsId = 'x{HOSTILE}'")
+    # The emulator, like Google, quotes the missing job's name in its 404 message. (A SELECT of a missing item
+    # is zero rows, as in StackQL; an EXEC of it is still an error.)
+    status, out, err = run(capsys, *flags, "EXEC google.ml.jobs.get @projectsId = 'sec-hostile',"
+                                           f" @jobsId = 'x{HOSTILE}'")
     assert status == 1 and out == ""
     assert "HTTP 404" in err and "was not found" in err
     assert not RAW.search(err)
@@ -104,7 +105,7 @@ def test_the_shell_shows_values_and_errors_escaped_in_every_format(emulator, key
         for fmt in ("table", "json", "csv", "text"):
             assert shell.run_input(f"\\o {fmt}")
             assert shell.run_input(query(hostile_project) + ";")
-        assert not shell.run_input(f"SELECT jobId FROM google.ml.jobs WHERE projectsId = 'p' AND jobsId = '{HOSTILE}';")
+        assert not shell.run_input(f"EXEC google.ml.jobs.get @projectsId = 'p', @jobsId = '{HOSTILE}';")
     assert not RAW.search(out.getvalue()) and not RAW.search(err.getvalue())
     assert out.getvalue().count("]52;c;aGk=") == 4  # json shows ESC as \u001b, the others as \x1b
     assert "was not found" in err.getvalue()
