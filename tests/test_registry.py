@@ -55,16 +55,21 @@ def test_hyperparameter_tuning_jobs_has_every_method_of_the_stackql_page(registr
 
 def test_ml_jobs_and_its_iam_policies_resource_follow_stackql_naming(registry):
     jobs = registry.lookup("google.ml.jobs")
-    assert {m: jobs.methods[m].sql_verb for m in ("get", "list", "create", "patch", "cancel", "_list")} == {
-        "get": "SELECT", "list": "SELECT", "create": "INSERT", "patch": "UPDATE", "cancel": "EXEC", "_list": "EXEC",
+    short = ("get", "list", "create", "patch", "cancel", "_list")
+    # StackQL names ml's methods with their collection; the Python client's names find them too.
+    assert {m: (jobs.find_method(m).name, jobs.find_method(m).sql_verb) for m in short} == {
+        "get": ("projects_jobs_get", "SELECT"), "list": ("projects_jobs_list", "SELECT"),
+        "create": ("projects_jobs_create", "INSERT"), "patch": ("projects_jobs_patch", "UPDATE"),
+        "cancel": ("projects_jobs_cancel", "EXEC"), "_list": ("_projects_jobs_list", "EXEC"),
     }
-    assert jobs.methods["list"].object_key == "$.jobs" and jobs.methods["list"].paging
+    assert jobs.find_method("list").object_key == "$.jobs" and jobs.find_method("list").paging
     iam = registry.lookup("google.ml.jobs_iam_policies")
     assert {m.name: m.sql_verb for m in iam.methods.values()} == {
-        "get_iam_policy": "SELECT", "set_iam_policy": "REPLACE", "test_iam_permissions": "EXEC",
+        "projects_jobs_get_iam_policy": "SELECT", "projects_jobs_set_iam_policy": "REPLACE",
+        "projects_jobs_test_iam_permissions": "EXEC",
     }
     assert [c.name for c in iam.columns()] == ["condition", "members", "role"]
-    assert iam.methods["get_iam_policy"].required_params == ["jobsId", "projectsId"]
+    assert iam.find_method("get_iam_policy").required_params == ["jobsId", "projectsId"]
 
 
 def test_methods_know_their_http_shape(registry):

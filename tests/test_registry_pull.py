@@ -36,4 +36,4 @@ def test_pull_downloads_the_directory_and_builds_the_provider(tmp_path: Path):
     finally:
         server.shutdown()
     assert [s["id"] for s in index["services"]] == ["alpha:v1"]
-    assert Registry(tmp_path / "providers").lookup("google.alpha.things").methods["list"].paging
+    assert Registry(tmp_path / "providers").lookup("google.alpha.things").find_method("list").paging

@@ -27,6 +27,7 @@ from skyql.registry.stackql import (
     match_methods,
     placeholders,
     shape,
+    sql_name,
     sql_verb_of,
 )
 
@@ -251,7 +252,7 @@ def _stackql_resources(
     for (rname, mname), match in sorted(match_methods(stackql, list(collections.items()), doc.get("name", "")).items()):
         sq_res = stackql["resources"][rname]
         sq = sq_res["methods"][mname]
-        naming = Naming(mname, sq["path"], sql_verb_of(sq_res, mname) or "EXEC", sq.get("objectKey"),
+        naming = Naming(sql_name(mname), sq["path"], sql_verb_of(sq_res, mname) or "EXEC", sq.get("objectKey"),
                         tuple(sq.get("required", ())))
         res = resources.setdefault(rname, {"collection": ".".join(match.collection), "methods": {}})
         item = _item_ref(collections, match.collection)
@@ -260,7 +261,8 @@ def _stackql_resources(
         used.add((match.collection, match.key))
     for rname, res in resources.items():
         verbs = stackql["resources"][rname].get("sqlVerbs", {})
-        res["order"] = {v.upper(): [m for m in verbs.get(v, []) if m in res["methods"]] for v in SQL_VERBS}
+        res["order"] = {v.upper(): [sql_name(m) for m in verbs.get(v, []) if sql_name(m) in res["methods"]]
+                        for v in SQL_VERBS}
     return resources, used
 
 

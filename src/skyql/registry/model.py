@@ -169,7 +169,8 @@ class Resource:
         which a row carries in its resource `name` (matched against the get method's URL template) or in a
         `<singular>Id` field (ml's `jobId` for `jobsId`).
         """
-        get = self.methods.get("get")
+        # StackQL's name may carry the collection (`projects_jobs_get`): the first get in its order.
+        get = next((m for m in self.methods_for("SELECT") if m.discovery_id.endswith(".get")), None)
         if get is None:
             return {}
         columns = {c.name for c in self.columns()}

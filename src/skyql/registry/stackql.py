@@ -34,6 +34,11 @@ def load_names(path: Path | None) -> dict[str, Any]:
     return json.loads(gzip.decompress(path.read_bytes()))["services"]
 
 
+def sql_name(name: str) -> str:
+    """A StackQL method name as a SQL identifier: healthcare's `binary-create` is `binary_create`."""
+    return name.replace("-", "_")
+
+
 def shape(template: str) -> str:
     """'v2/{+parent}/sinks' -> 'v2/{}/sinks': a path with its parameter names taken out."""
     return _PLACEHOLDER.sub("{}", template.lstrip("/"))
@@ -154,7 +159,7 @@ def agreement(services: dict[str, dict[str, Any]], names: dict[str, Any]) -> dic
             ok = True
             for mname, m in sorted(sq["methods"].items()):
                 counts["methods"] += 1
-                mine = res["methods"].get(mname)
+                mine = res["methods"].get(sql_name(mname))
                 same = mine is not None and mine["path"] == m["path"].lstrip("/") and sorted(
                     p[0] for p in mine["params"] if p[2]) == sorted(m.get("required", []))
                 counts["same_method"] += same
@@ -163,7 +168,7 @@ def agreement(services: dict[str, dict[str, Any]], names: dict[str, Any]) -> dic
                     differ.append(f"{sname}.{rname}.{mname}: " + ("missing" if mine is None else mine["path"]))
             for verb, order in sq.get("sqlVerbs", {}).items():
                 # Methods newer than StackQL's snapshot may follow StackQL's, never precede them.
-                if res.get("order", {}).get(verb.upper(), [])[: len(order)] != order:
+                if res.get("order", {}).get(verb.upper(), [])[: len(order)] != [sql_name(m) for m in order]:
                     ok = False
                     differ.append(f"{sname}.{rname} {verb}: {res.get('order', {}).get(verb.upper())} != {order}")
             counts["same_methods"] += ok
