@@ -68,11 +68,12 @@ def missing_message(what: str, methods: list[Method], given: Collection[str], sh
             f"got {and_list(sorted(given)) or 'none'}. Add {show(missing[0])}")
     if more:
         text += ", " + more.format(missing[0])
-    others = [m for m in methods if m is not cheapest]
+    # The alternatives a statement is closest to first (StackQL's order among equals): sinks' projectsId.
+    others = sorted((m for m in methods if m is not cheapest), key=lambda m: (len(m.missing(given)), methods.index(m)))
     if others:
         text += "; or, for another method, " + "; ".join(
-            f"{and_list(m.required_params)} ({m.name})" for m in others[:6]
-        ) + ("; ..." if len(others) > 6 else "")
+            f"{and_list(m.required_params)} ({m.name})" for m in others[:8]
+        ) + ("; ..." if len(others) > 8 else "")
     return text
 
 
