@@ -31,10 +31,12 @@ def sent(emulator: Emulator, fragment: str, method: str = "GET") -> list[dict[st
 
 
 def test_cloudasset_assets_take_a_whole_parent_name(session, emulator):
+    for asset_type in ("compute.googleapis.com/Disk", "compute.googleapis.com/Disk", "storage.googleapis.com/Bucket"):
+        emulator.add("cloudasset", "v1/projects/123123123123/assets", {"assetType": asset_type})
     # StackQL's `{parentType}/{parent}`: `parent = 'projects/123'` alone gives both halves.
     result = session.execute("SELECT assetType, COUNT(*) FROM google.cloudasset.assets "
-                             "WHERE parent = 'projects/123123123123' GROUP BY assetType")
-    assert result.rows == []
+                             "WHERE parent = 'projects/123123123123' GROUP BY assetType ORDER BY assetType")
+    assert result.rows == [("compute.googleapis.com/Disk", 2), ("storage.googleapis.com/Bucket", 1)]
     assert sent(emulator, "/v1/projects/123123123123/assets")
 
 

@@ -30,9 +30,11 @@ def build_request(
 ) -> Request:
     """Describe one call of `method` with parameter `values` (None values count as not given)."""
     resource = resource_id(service, method)
-    given = _split_parent(method, {k: v for k, v in values.items() if v is not None})
-    _check_required(resource, method, given)
-    path = _expand_path(resource, method, given)
+    given = {k: v for k, v in values.items() if v is not None}
+    # Rows keep the parameters as the statement gave them (`parent = 'projects/p'`); the URL splits them.
+    in_url = _split_parent(method, dict(given))
+    _check_required(resource, method, in_url)
+    path = _expand_path(resource, method, in_url)
     root = regional_root(service, method, given)
     if endpoint:
         url = endpoint.rstrip("/") + "/" + service.service_path + path
