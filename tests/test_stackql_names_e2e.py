@@ -101,3 +101,11 @@ def test_exec_takes_stackqls_older_method_spellings(dry):
     assert policy[2].startswith("PUT ") and "/storage/v1/b/b/iam" in policy[2]
     (cancel,) = dry.execute("EXEC google.ml.jobs.cancel @projectsId = 'p', @jobsId = 'j'").rows
     assert cancel[:2] == ("google.ml.jobs", "projects_jobs_cancel")
+
+
+def test_a_generic_segment_takes_a_whole_relative_name(dry):
+    # StackQL keeps Google's `{v1Id}` for iap's `{+name}`: its value is a relative name, slashes included.
+    (row,) = dry.execute("SELECT * FROM google.iap.iap_settings WHERE v1Id = 'projects/1/iap_web'").rows
+    assert row[2].endswith("/v1/projects/1/iap_web:iapSettings")
+    (row,) = dry.execute("SELECT name FROM google.logging.sinks WHERE sinkName = 'projects/p/sinks/s'").rows
+    assert row[1] == "sinks_get" and row[2].split("?")[0].endswith("/v2/projects/p/sinks/s")

@@ -21,6 +21,7 @@ from skyql.registry.naming import (
     snake_case,
 )
 from skyql.registry.stackql import (
+    GENERIC,
     SQL_VERBS,
     derived_path,
     load_names,
@@ -143,8 +144,9 @@ def _path_params(method: dict[str, Any], template: str | None = None,
     flat = method.get("flatPath")
     # A name that is a `{+name}` of the discovery path and not a segment of its flatPath spans segments.
     flat_names = {name for name, _ in placeholders(flat)} if flat else set()
-    return template, [(n, by_path.get(n, False) and n not in flat_names and shape(template) != shape(flat or ""))
-                      for n in names]
+    # A lone generic segment ({v1Id}) stands for a whole `{+name}`: its value holds '/' too (iap's settings).
+    return template, [(n, (by_path.get(n, False) and n not in flat_names and shape(template) != shape(flat or ""))
+                       or bool(GENERIC.match(n))) for n in names]
 
 
 def _object_key(doc: dict[str, Any], response: str | None, preferred_item: str | None) -> str | None:

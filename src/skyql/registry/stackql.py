@@ -20,7 +20,7 @@ from skyql.registry.naming import snake_case
 
 _PLACEHOLDER = re.compile(r"{([+]?)([^}]+)}")
 # Discovery's generic flatPath segments, named after the version: {v1Id}, {v2Id1}, {v1beta1Id}.
-_GENERIC = re.compile(r"^v\d[a-z0-9]*Id\d*$")
+GENERIC = re.compile(r"^v\d[a-z0-9]*Id\d*$")
 PARENT_PAIR = "{parentType}/{parent}"
 # Services whose parameters StackQL names from the discovery path though it has a flatPath.
 PATH_NAMES = frozenset({"bigquery"})
@@ -66,7 +66,7 @@ def derived_path(method: dict[str, Any], service: str = "") -> str:
     if not flat or service in PATH_NAMES:
         return _PLACEHOLDER.sub(r"{\2}", path)
     generic = [name for name, _ in placeholders(flat)]
-    generic = [name for name in generic if _GENERIC.match(name)]
+    generic = [name for name in generic if GENERIC.match(name)]
     if len(generic) < 2:
         return flat
     reserved = [name for name, plus in placeholders(path) if plus]
