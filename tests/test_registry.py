@@ -240,3 +240,21 @@ def test_a_query_on_one_service_reads_only_that_service(registry, monkeypatch):
     monkeypatch.setattr(Path, "read_bytes", spy)
     fresh.lookup("google.aiplatform.hyperparameter_tuning_jobs")
     assert opened == ["aiplatform.json.gz"]
+
+
+def test_the_build_takes_stackqls_version_resource_method_and_parameter_names(tmp_path):
+    write_docs(tmp_path / "docs")
+    names = {"services": {"alpha": {"version": "v2beta", "resources": {"items": {
+        "methods": {"projects_things_list": {"http": "GET", "path": "/v2beta/projects/{projectId}/things",
+                                             "required": ["projectId"], "objectKey": "$.things"}},
+        "sqlVerbs": {"select": ["projects_things_list"]}}}}}}
+    names_file = tmp_path / "names.json.gz"
+    names_file.write_bytes(gzip.compress(json.dumps(names).encode()))
+    build_provider(tmp_path / "docs", tmp_path / "out" / "google", names_path=names_file)
+    res = Registry(tmp_path / "out").lookup("google.alpha.items")
+    assert res.service.version == "v2beta" and "things" not in res.service.resources
+    (method,) = res.methods_for("SELECT")
+    assert (method.name, method.path, method.required_params) == (
+        "projects_things_list", "v2beta/projects/{projectId}/things", ["projectId"])
+    # Services the file does not have keep the derived names.
+    assert Registry(tmp_path / "out").lookup("google.beta.things").find_method("list").required_params == ["projectsId"]

@@ -15,7 +15,7 @@ import pytest
 
 from skyql.registry import Registry
 from skyql.registry.loader import default_providers_dir
-from skyql.registry.stackql import agreement, load_names
+from skyql.registry.stackql import agreement, derived_path, load_names
 
 GOOGLE = default_providers_dir() / "google"
 NAMES = load_names(GOOGLE / "stackql-names.json.gz")
@@ -138,3 +138,22 @@ def test_names_file_is_the_shared_reference():
     if not shared.exists():
         pytest.skip("../shared is not beside this checkout")
     assert load_names(shared) == NAMES
+
+
+@pytest.mark.parametrize(
+    ("path", "flat", "service", "derived"),
+    [
+        ("projects/{project}/zones/{zone}/instances", None, "compute", "projects/{project}/zones/{zone}/instances"),
+        ("projects/{+projectId}/datasets", "projects/{projectsId}/datasets", "bigquery", "projects/{projectId}/datasets"),
+        ("v1/{+parent}/jobs", "v1/projects/{projectsId}/jobs", "ml", "v1/projects/{projectsId}/jobs"),
+        ("v1/{+parent}/assets", "v1/{v1Id}/{v1Id1}/assets", "cloudasset", "v1/{parentType}/{parent}/assets"),
+        ("v2/{+parent}/buckets", "v2/{v2Id}/{v2Id1}/locations/{locationsId}/buckets", "logging",
+         "v2/{parentType}/{parent}/buckets"),
+        ("v2/{+sinkName}", "v2/{v2Id}/{v2Id1}/sinks/{sinksId}", "logging", "v2/{sinkName}"),
+        ("v1/{+name}:iapSettings", "v1/{v1Id}:iapSettings", "iap", "v1/{v1Id}:iapSettings"),
+    ],
+    ids=["no-flatPath", "bigquery", "flatPath", "parent-pair", "parent-pair-spanning", "whole-name", "one-generic"],
+)
+def test_parameter_names_follow_the_rules_derived_from_stackqls_file(path, flat, service, derived):
+    method = {"path": path, **({"flatPath": flat} if flat else {})}
+    assert derived_path(method, service) == derived
