@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from skyql.registry.loader import default_providers_dir
 from skyql.registry.naming import (
     collection_resource_names,
     method_sql_verb,
@@ -66,8 +67,6 @@ def _family(api: str, version: str) -> str:
 
 def stackql_names_path(out: Path) -> Path:
     """StackQL's names file: beside the output if it has one, else the checkout's (a build input)."""
-    from skyql.registry.loader import default_providers_dir
-
     beside = out / NAMES_FILE
     return beside if beside.exists() else default_providers_dir() / "google" / NAMES_FILE
 
