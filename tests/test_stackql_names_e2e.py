@@ -109,3 +109,18 @@ def test_a_generic_segment_takes_a_whole_relative_name(dry):
     assert row[2].endswith("/v1/projects/1/iap_web:iapSettings")
     (row,) = dry.execute("SELECT name FROM google.logging.sinks WHERE sinkName = 'projects/p/sinks/s'").rows
     assert row[1] == "sinks_get" and row[2].split("?")[0].endswith("/v2/projects/p/sinks/s")
+
+
+def test_mutations_pick_the_method_their_parameters_fit_or_name_the_alternatives(dry):
+    (patch,) = dry.execute("UPDATE google.logging.sinks SET data__destination = 'storage.googleapis.com/x' "
+                           "WHERE foldersId = 'f' AND sinksId = 's'").rows
+    assert patch[1] == "folders_sinks_patch" and patch[2].startswith("PATCH ") and "/v2/folders/f/sinks/s" in patch[2]
+    (put,) = dry.execute("REPLACE google.logging.sinks SET data__destination = 'storage.googleapis.com/x' "
+                         "WHERE sinkName = 'projects/p/sinks/s'").rows
+    assert put[1] == "sinks_update" and "/v2/projects/p/sinks/s " in put[2]
+    with pytest.raises(ParameterError) as err:
+        dry.execute("INSERT INTO google.logging.sinks (data__name) SELECT 'x'")
+    assert "projectsId (projects_sinks_create)" in str(err.value) and "got none" in str(err.value)
+    with pytest.raises(ParameterError) as err:
+        dry.execute("DELETE FROM google.logging.sinks WHERE sinksId = 's'")
+    assert "projectsId and sinksId (projects_sinks_delete)" in str(err.value)

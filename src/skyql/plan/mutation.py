@@ -432,15 +432,17 @@ def _method_for(resource: Resource, kind: str, given: set[str]) -> Method:
         return chosen or methods[0]
     from skyql.plan.methods import missing_message
 
-    where = "the column list" if kind == "INSERT" else "WHERE"
-    raise ParameterError(missing_message(f"{kind} on {resource.id}", methods, given, lambda p: p).replace(
-        " in WHERE;", f" in {where};"))
+    if kind == "INSERT":
+        text = missing_message(f"INSERT INTO {resource.id}", methods, given, lambda p: f"{p} to the column list")
+        raise ParameterError(text.replace(" in WHERE;", " in its column list;"))
+    raise ParameterError(missing_message(f"{kind} on {resource.id}", methods, given, lambda p: f"{p} = '...'"))
 
 
 def _given_names(kind: str, expression: exp.Expression) -> set[str]:
     """The parameter names a mutation gives: an INSERT's columns, the columns its WHERE compares."""
     if kind == "INSERT":
         target = expression.this
-        return {c.name for c in target.expressions} if isinstance(target, exp.Schema) else set()
+        columns = target.expressions if isinstance(target, exp.Schema) else []
+        return {c.name for c in columns if not c.name.startswith(DATA_PREFIX)}
     where = expression.args.get("where")
     return {c.name for c in where.find_all(exp.Column)} if where is not None else set()
