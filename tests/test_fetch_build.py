@@ -29,7 +29,7 @@ def aiplatform(registry):
 
 
 def method(service: Service, resource: str, name: str) -> Method:
-    return service.resources[resource].methods[name]
+    return service.resources[resource].find_method(name)
 
 
 def test_a_get_puts_each_parameter_into_its_path_segment(ml):
@@ -108,7 +108,7 @@ def test_data_residency_endpoints_are_not_chosen_automatically(registry, aiplatf
     req = build_request(aiplatform, listing, {"projectsId": "p", "locationsId": "us"})
     assert urlsplit(req.url).hostname == "aiplatform.googleapis.com"
     compute = registry.service("google", "compute")
-    addresses = compute.resources["addresses"].methods["list"]
+    addresses = compute.resources["addresses"].find_method("list")
     req = build_request(compute, addresses, {"project": "p", "region": "us-central1"})
     assert req.url == "https://compute.googleapis.com/compute/v1/projects/p/regions/us-central1/addresses"
 
@@ -120,7 +120,7 @@ def test_an_endpoint_override_keeps_the_real_host_for_the_host_header(aiplatform
     assert req.url == "http://127.0.0.1:8089/v1/projects/p/locations/europe-west4/hyperparameterTuningJobs"
     assert req.host_header == "europe-west4-aiplatform.googleapis.com"
     compute = registry.service("google", "compute")
-    get = compute.resources["instances"].methods["get"]
+    get = compute.resources["instances"].find_method("get")
     req = build_request(
         compute, get, {"project": "p", "zone": "z", "instance": "i"}, endpoint="http://127.0.0.1:8089"
     )
@@ -138,7 +138,7 @@ def test_query_parameters_are_sent_and_unknown_values_are_not(ml):
 
 def test_repeated_parameters_become_repeated_keys(registry):
     adsense = registry.service("google", "adsense")
-    generate = adsense.resources["reports"].methods["generate"]
+    generate = adsense.resources["reports"].find_method("generate")
     values = {"accountsId": "a", "dimensions": ["DATE", "COUNTRY_NAME"], "metrics": "CLICKS"}
     req = build_request(adsense, generate, values)
     assert ("dimensions", "DATE") in req.query and ("dimensions", "COUNTRY_NAME") in req.query
@@ -183,7 +183,7 @@ def test_no_fields_are_sent_unless_asked(ml):
 
 def test_fields_are_not_pushed_into_an_aggregated_map(registry):
     compute = registry.service("google", "compute")
-    aggregated = compute.resources["instances"].methods["aggregated_list"]
+    aggregated = compute.resources["instances"].find_method("aggregated_list")
     req = build_request(compute, aggregated, {"project": "p"}, fields=["name"])
     assert not any(k == "fields" for k, _ in req.query)
 
@@ -194,7 +194,7 @@ def test_page_size_uses_the_methods_own_parameter_and_defers_to_the_user(ml, reg
     req = build_request(ml, listing, {"projectsId": "p", "pageSize": 3}, page_size=500)
     assert [v for k, v in req.query if k == "pageSize"] == ["3"]
     compute = registry.service("google", "compute")
-    instances = compute.resources["instances"].methods["list"]
+    instances = compute.resources["instances"].find_method("list")
     req = build_request(compute, instances, {"project": "p", "zone": "z"}, page_size=200)
     assert ("maxResults", "200") in req.query
 

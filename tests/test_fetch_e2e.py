@@ -51,7 +51,7 @@ def creds(key_file: Path):
 def jobs_list(registry: Registry, emu: Emulator, project: str, **kwargs) -> Request:
     ml = registry.service("google", "ml")
     return build_request(
-        ml, ml.resources["jobs"].methods["list"], {"projectsId": project}, endpoint=emu.url, **kwargs
+        ml, ml.resources["jobs"].find_method("list"), {"projectsId": project}, endpoint=emu.url, **kwargs
     )
 
 
@@ -190,7 +190,7 @@ async def test_an_unreachable_endpoint_is_named(registry):
         port = s.getsockname()[1]
     endpoint = f"http://127.0.0.1:{port}"
     ml = registry.service("google", "ml")
-    request = build_request(ml, ml.resources["jobs"].methods["list"], {"projectsId": "p"}, endpoint=endpoint)
+    request = build_request(ml, ml.resources["jobs"].find_method("list"), {"projectsId": "p"}, endpoint=endpoint)
     async with Fetcher(None, FetchOptions(endpoint=endpoint, retries=1)) as f:
         with pytest.raises(ApiError, match=f"the endpoint {endpoint} is unreachable"):
             await fetch_all(f, [request])
@@ -202,10 +202,10 @@ async def test_a_long_running_delete_is_awaited_at_the_regional_host(registry, e
     where = {"projectsId": "fetch-lro", "locationsId": "us-central1"}
     emu.populate("aiplatform", "projects/fetch-lro/locations/us-central1/hyperparameterTuningJobs", 2)
     async with Fetcher(creds, FetchOptions(endpoint=emu.url)) as f:
-        listing = await f.call(build_request(ai, jobs.methods["list"], where, endpoint=emu.url))
+        listing = await f.call(build_request(ai, jobs.find_method("list"), where, endpoint=emu.url))
         job_id = listing["hyperparameterTuningJobs"][0]["name"].rsplit("/", 1)[-1]
         delete = build_request(
-            ai, jobs.methods["delete"], {**where, "hyperparameterTuningJobsId": job_id}, endpoint=emu.url
+            ai, jobs.find_method("delete"), {**where, "hyperparameterTuningJobsId": job_id}, endpoint=emu.url
         )
         operation = await f.call(delete)
         emu.clear_log()

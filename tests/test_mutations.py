@@ -243,7 +243,7 @@ def test_insert_creates_an_ml_job_and_returning_shows_the_created_resource(sessi
     assert post["body"] == {"jobId": "train_42", "trainingInput": {"scaleTier": "BASIC", "region": "us-central1"}}
     [(job_id, state, training)] = result.rows
     assert (job_id, state) == ("train_42", "QUEUED") and json.loads(training)["scaleTier"] == "BASIC"
-    assert result.message == "1 row inserted (google.ml.jobs.create)"
+    assert result.message == "1 row inserted (google.ml.jobs.projects_jobs_create)"
 
 
 @pytest.fixture
@@ -270,7 +270,7 @@ def test_update_patches_with_an_update_mask_made_from_the_set_columns(session, e
     assert patch["path"] == f"/v1/projects/mut-ml-job/jobs/{ml_job}"
     assert patch["query"] == {"updateMask": ["labels"]} and patch["body"] == {"labels": {"team": "vision"}}
     assert [(j, json.loads(labels)) for j, labels in result.rows] == [(ml_job, {"team": "vision"})]
-    assert result.message == "1 row updated (google.ml.jobs.patch)"
+    assert result.message == "1 row updated (google.ml.jobs.projects_jobs_patch)"
 
 
 def test_update_mask_given_in_where_wins_over_the_computed_one(session, emulator, ml_job):
@@ -299,7 +299,7 @@ def test_exec_cancel_of_an_ml_job_posts_cancel_and_shows_no_rows(session, emulat
     result = session.execute(f"EXEC google.ml.jobs.cancel @projectsId = 'mut-ml-job', @jobsId = '{ml_job}'")
     [post] = api_calls(emulator, "POST")
     assert post["path"] == f"/v1/projects/mut-ml-job/jobs/{ml_job}:cancel" and post["body"] == {}
-    assert result.rows == [] and result.message == "google.ml.jobs.cancel: done"
+    assert result.rows == [] and result.message == "google.ml.jobs.projects_jobs_cancel: done"
     state = session.execute(f"SELECT state FROM google.ml.jobs WHERE projectsId = 'mut-ml-job' AND jobsId = '{ml_job}'")
     assert state.rows == [("CANCELLING",)]
 
@@ -312,7 +312,7 @@ def test_replace_iam_policy_sends_set_iam_policy_with_a_policy_body(session, emu
     assert post["path"] == f"/v1/projects/mut-ml-job/jobs/{ml_job}:setIamPolicy" and post["body"] == {"policy": policy}
     [(bindings, etag)] = result.rows
     assert json.loads(bindings) == policy["bindings"] and etag
-    assert result.message == "1 row replaced (google.ml.jobs_iam_policies.set_iam_policy)"
+    assert result.message == "1 row replaced (google.ml.jobs_iam_policies.projects_jobs_set_iam_policy)"
     read = session.execute(f"SELECT role, members FROM google.ml.jobs_iam_policies "
                            f"WHERE projectsId = 'mut-ml-job' AND jobsId = '{ml_job}'")
     assert [(role, json.loads(members)) for role, members in read.rows] == [("roles/ml.viewer", ["user:a@example.com"])]
@@ -347,9 +347,9 @@ def test_cli_script_logs_each_mutation_on_stderr_and_prints_exec_rows_on_stdout(
               "--auth", json.dumps(auth_for(key_file)))
     assert run.returncode == 0, run.stderr
     assert run.stderr.splitlines() == [
-        "1 row inserted (google.ml.jobs.create)",
-        "1 row updated (google.ml.jobs.patch)",
-        "google.ml.jobs_iam_policies.test_iam_permissions: done",
+        "1 row inserted (google.ml.jobs.projects_jobs_create)",
+        "1 row updated (google.ml.jobs.projects_jobs_patch)",
+        "google.ml.jobs_iam_policies.projects_jobs_test_iam_permissions: done",
     ]
     assert json.loads(run.stdout) == [{"permissions": ["ml.jobs.get"]}]
 
@@ -370,7 +370,7 @@ def test_dbapi_binds_qmark_parameters_in_insert_update_and_delete(emulator, key_
         cur = conn.cursor()
         cur.execute("INSERT INTO google.ml.jobs (projectsId, jobId, labels) VALUES (?, ?, ?)",
                     ("mut-dbapi", "db_1", {"via": "dbapi"}))
-        assert cur.rowcount == 1 and cur.statusmessage == "1 row inserted (google.ml.jobs.create)"
+        assert cur.rowcount == 1 and cur.statusmessage == "1 row inserted (google.ml.jobs.projects_jobs_create)"
         cur.execute("UPDATE google.ml.jobs SET labels = ? WHERE projectsId = ? AND jobsId = ?",
                     ('{"via": "update"}', "mut-dbapi", "db_1"))
         cur.execute(f"SELECT hyperparameterTuningJobsId FROM {HPT} WHERE projectsId = ? AND locationsId = ?",

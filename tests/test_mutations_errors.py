@@ -177,10 +177,10 @@ def test_dryrun_prints_each_request_with_its_body_and_sends_nothing(emulator, ke
         result = sess.execute("INSERT INTO google.ml.jobs (projectsId, jobId, labels) VALUES "
                               "('mut-dry', 'd_1', '{\"a\": \"b\"}'), ('mut-dry', 'd_2', NULL)")
         exec_result = sess.execute("EXEC google.ml.jobs.cancel @projectsId = 'mut-dry', @jobsId = 'd_1'")
-    assert [row[:2] for row in result.rows] == [("google.ml.jobs", "create")] * 2
+    assert [row[:2] for row in result.rows] == [("google.ml.jobs", "projects_jobs_create")] * 2
     assert result.rows[0][2] == f'POST {emulator.url}/v1/projects/mut-dry/jobs {{"jobId":"d_1","labels":{{"a":"b"}}}}'
     assert result.rows[1][2] == f'POST {emulator.url}/v1/projects/mut-dry/jobs {{"jobId":"d_2"}}'
-    assert exec_result.rows == [("google.ml.jobs", "cancel", f"POST {emulator.url}/v1/projects/mut-dry/jobs/d_1:cancel {{}}")]
+    assert exec_result.rows == [("google.ml.jobs", "projects_jobs_cancel", f"POST {emulator.url}/v1/projects/mut-dry/jobs/d_1:cancel {{}}")]
     assert not api_calls(emulator)
 
 

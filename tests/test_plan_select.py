@@ -65,10 +65,11 @@ def test_jobs_policies_example_takes_the_project_by_equality_and_job_ids_from_th
     jobs, policies = result.fetches
     assert (jobs.resource.id, jobs.method.name, jobs.partitions) == (
         "google.ml.jobs",
-        "list",
+        "projects_jobs_list",
         [{"projectsId": "my-proj"}],
     )
-    assert (policies.resource.id, policies.method.name) == ("google.ml.jobs_iam_policies", "get_iam_policy")
+    assert (policies.resource.id, policies.method.name) == (
+        "google.ml.jobs_iam_policies", "projects_jobs_get_iam_policy")
     # p.projectsId = j.projectsId = 'my-proj': a literal; jobsId has none, so it comes from j.jobId.
     assert policies.partitions == [{"projectsId": "my-proj"}]
     # Only the running jobs' ids can meet the WHERE: only their policies are read.
@@ -82,10 +83,10 @@ def test_jobs_policies_example_takes_the_project_by_equality_and_job_ids_from_th
 @pytest.mark.parametrize(
     ("sql", "method", "partitions"),
     [
-        ("SELECT * FROM google.ml.jobs WHERE projectsId = 'p'", "list", [{"projectsId": "p"}]),
+        ("SELECT * FROM google.ml.jobs WHERE projectsId = 'p'", "projects_jobs_list", [{"projectsId": "p"}]),
         (
             "SELECT * FROM google.ml.jobs WHERE projectsId = 'p' AND jobsId = 'train_1'",
-            "get",
+            "projects_jobs_get",
             [{"projectsId": "p", "jobsId": "train_1"}],
         ),
         (
@@ -95,10 +96,10 @@ def test_jobs_policies_example_takes_the_project_by_equality_and_job_ids_from_th
         ),
         (
             "SELECT * FROM google.ml.jobs WHERE projectsId = 'p' AND filter = 'state=RUNNING' AND pageSize = 50",
-            "list",
+            "projects_jobs_list",
             [{"projectsId": "p", "filter": "state=RUNNING", "pageSize": 50}],
         ),
-        ("SELECT * FROM google.ml.jobs WHERE 'p' = PROJECTSID", "list", [{"projectsId": "p"}]),
+        ("SELECT * FROM google.ml.jobs WHERE 'p' = PROJECTSID", "projects_jobs_list", [{"projectsId": "p"}]),
     ],
     ids=["list", "get-by-id", "get-by-numeric-id", "list-with-query-params", "reversed-and-any-case"],
 )
@@ -180,7 +181,7 @@ def test_in_lists_and_ors_fan_out_into_partitions(registry, where, partitions):
 )
 def test_parameters_are_found_inside_ctes_and_subqueries(registry, sql):
     fetch = only(plan(registry, sql))
-    assert (fetch.method.name, fetch.partitions, fetch.columns) == ("list", [{"projectsId": "p"}], ["state"])
+    assert (fetch.method.name, fetch.partitions, fetch.columns) == ("projects_jobs_list", [{"projectsId": "p"}], ["state"])
 
 
 @pytest.mark.parametrize(
@@ -440,7 +441,7 @@ def test_qmark_values_become_partitions_and_numbered_placeholders_pick_by_number
     numbered = only(
         plan(registry, "SELECT state FROM google.ml.jobs WHERE jobsId = $2 AND projectsId = $1", ["p", "j"])
     )
-    assert (numbered.method.name, numbered.partitions) == ("get", [{"projectsId": "p", "jobsId": "j"}])
+    assert (numbered.method.name, numbered.partitions) == ("projects_jobs_get", [{"projectsId": "p", "jobsId": "j"}])
 
 
 @pytest.mark.parametrize(
@@ -502,7 +503,7 @@ def test_wrong_parameters_are_reported(registry, sql, params, message):
         ),
         (
             "SELECT * FROM google.ml.jobs WHERE projectsId = 'p' AND jobsId = 'j' AND filter = 'x'",
-            "read with get, which does not take filter; list takes it and needs projectsId",
+            "read with projects_jobs_get, which does not take filter; projects_jobs_list takes it and needs projectsId",
         ),
     ],
     ids=[
@@ -573,8 +574,8 @@ def test_a_fetch_key_never_clashes_with_a_name_in_the_statement(registry):
 def test_describe_prints_one_line_per_fetch_then_the_local_sql(registry):
     lines = plan(registry, EXAMPLE_JOBS_POLICIES).describe()
     assert lines == [
-        "google_ml_jobs_1: google.ml.jobs.list, 1 partition (projectsId = 'my-proj'); columns jobId, state",
-        "google_ml_jobs_iam_policies_1: google.ml.jobs_iam_policies.get_iam_policy, 1 partition "
+        "google_ml_jobs_1: google.ml.jobs.projects_jobs_list, 1 partition (projectsId = 'my-proj'); columns jobId, state",
+        "google_ml_jobs_iam_policies_1: google.ml.jobs_iam_policies.projects_jobs_get_iam_policy, 1 partition "
         "(projectsId = 'my-proj'); jobsId = each distinct google_ml_jobs_1.jobId where google_ml_jobs_1.state = "
         "'RUNNING'; columns members, role",
         "local: " + plan(registry, EXAMPLE_JOBS_POLICIES).local_sql,

@@ -55,16 +55,21 @@ def test_hyperparameter_tuning_jobs_has_every_method_of_the_stackql_page(registr
 
 def test_ml_jobs_and_its_iam_policies_resource_follow_stackql_naming(registry):
     jobs = registry.lookup("google.ml.jobs")
-    assert {m: jobs.methods[m].sql_verb for m in ("get", "list", "create", "patch", "cancel", "_list")} == {
-        "get": "SELECT", "list": "SELECT", "create": "INSERT", "patch": "UPDATE", "cancel": "EXEC", "_list": "EXEC",
+    short = ("get", "list", "create", "patch", "cancel", "_list")
+    # StackQL names ml's methods with their collection; the Python client's names find them too.
+    assert {m: (jobs.find_method(m).name, jobs.find_method(m).sql_verb) for m in short} == {
+        "get": ("projects_jobs_get", "SELECT"), "list": ("projects_jobs_list", "SELECT"),
+        "create": ("projects_jobs_create", "INSERT"), "patch": ("projects_jobs_patch", "UPDATE"),
+        "cancel": ("projects_jobs_cancel", "EXEC"), "_list": ("_projects_jobs_list", "EXEC"),
     }
-    assert jobs.methods["list"].object_key == "$.jobs" and jobs.methods["list"].paging
+    assert jobs.find_method("list").object_key == "$.jobs" and jobs.find_method("list").paging
     iam = registry.lookup("google.ml.jobs_iam_policies")
     assert {m.name: m.sql_verb for m in iam.methods.values()} == {
-        "get_iam_policy": "SELECT", "set_iam_policy": "REPLACE", "test_iam_permissions": "EXEC",
+        "projects_jobs_get_iam_policy": "SELECT", "projects_jobs_set_iam_policy": "REPLACE",
+        "projects_jobs_test_iam_permissions": "EXEC",
     }
     assert [c.name for c in iam.columns()] == ["condition", "members", "role"]
-    assert iam.methods["get_iam_policy"].required_params == ["jobsId", "projectsId"]
+    assert iam.find_method("get_iam_policy").required_params == ["jobsId", "projectsId"]
 
 
 def test_methods_know_their_http_shape(registry):
@@ -235,3 +240,21 @@ def test_a_query_on_one_service_reads_only_that_service(registry, monkeypatch):
     monkeypatch.setattr(Path, "read_bytes", spy)
     fresh.lookup("google.aiplatform.hyperparameter_tuning_jobs")
     assert opened == ["aiplatform.json.gz"]
+
+
+def test_the_build_takes_stackqls_version_resource_method_and_parameter_names(tmp_path):
+    write_docs(tmp_path / "docs")
+    names = {"services": {"alpha": {"version": "v2beta", "resources": {"items": {
+        "methods": {"projects_things_list": {"http": "GET", "path": "/v2beta/projects/{projectId}/things",
+                                             "required": ["projectId"], "objectKey": "$.things"}},
+        "sqlVerbs": {"select": ["projects_things_list"]}}}}}}
+    names_file = tmp_path / "names.json.gz"
+    names_file.write_bytes(gzip.compress(json.dumps(names).encode()))
+    build_provider(tmp_path / "docs", tmp_path / "out" / "google", names_path=names_file)
+    res = Registry(tmp_path / "out").lookup("google.alpha.items")
+    assert res.service.version == "v2beta" and "things" not in res.service.resources
+    (method,) = res.methods_for("SELECT")
+    assert (method.name, method.path, method.required_params) == (
+        "projects_things_list", "v2beta/projects/{projectId}/things", ["projectId"])
+    # Services the file does not have keep the derived names.
+    assert Registry(tmp_path / "out").lookup("google.beta.things").find_method("list").required_params == ["projectsId"]

@@ -83,7 +83,7 @@ def test_pull_downloads_the_directory_and_builds_the_provider(tmp_path: Path, si
     url = site.directory(site.documents(("alpha", "v1"), ("alpha", "v2beta")))
     index = pull_provider("google", tmp_path / "providers", discovery_url=url)
     assert [s["id"] for s in index["services"]] == ["alpha:v1"]
-    assert Registry(tmp_path / "providers").lookup("google.alpha.things").methods["list"].paging
+    assert Registry(tmp_path / "providers").lookup("google.alpha.things").find_method("list").paging
     assert sorted(p.name for p in (tmp_path / "providers").iterdir()) == ["google"]  # nothing left behind
 
 

@@ -168,7 +168,7 @@ def test_a_post_may_be_sent_again_only_when_the_server_refuses_a_second_copy(
     resource, method, values, body, repeatable
 ):
     found = shared_registry().lookup(resource)
-    request = build_request(found.service, found.methods[method], values, body=body)
+    request = build_request(found.service, found.find_method(method), values, body=body)
     assert (request.method, request.retry_safe) == ("POST", repeatable)
 
 

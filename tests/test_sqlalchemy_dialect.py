@@ -193,5 +193,5 @@ def test_a_reflected_table_compiles_to_skyql_names_and_plans_the_right_request()
     with eng.connect() as conn:
         rows = conn.execute(query).fetchall()
     eng.dispose()
-    assert [(r.resource, r.method) for r in rows] == [("google.ml.jobs", "list")]
+    assert [(r.resource, r.method) for r in rows] == [("google.ml.jobs", "projects_jobs_list")]
     assert rows[0].request.startswith("GET https://ml.googleapis.com/v1/projects/demo-project/jobs")

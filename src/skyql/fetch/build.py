@@ -9,7 +9,7 @@ from urllib.parse import quote, urlsplit
 
 from skyql.errors import ParameterError
 from skyql.fetch.request import Request
-from skyql.registry.model import Method, Service
+from skyql.registry.model import PARENT, PARENT_TYPE, Method, Service
 
 # `{name}` from a flatPath, `{+name}` from a reserved-expansion path.
 _PLACEHOLDER = re.compile(r"\{(\+?)([A-Za-z0-9_.]+)\}")
@@ -32,8 +32,10 @@ def build_request(
     """Describe one call of `method` with parameter `values` (None values count as not given)."""
     resource = resource_id(service, method)
     given = {k: v for k, v in values.items() if v is not None}
-    _check_required(resource, method, given)
-    path = _expand_path(resource, method, given)
+    # Rows keep the parameters as the statement gave them (`parent = 'projects/p'`); the URL splits them.
+    in_url = _split_parent(method, dict(given))
+    _check_required(resource, method, in_url)
+    path = _expand_path(resource, method, in_url)
     root = regional_root(service, method, given)
     if endpoint:
         url = endpoint.rstrip("/") + "/" + service.service_path + path
@@ -62,6 +64,14 @@ def build_request(
         items_key=items_key,
         retry_safe=_repeatable(method, query, body),
     )
+
+
+def _split_parent(method: Method, given: dict[str, Any]) -> dict[str, Any]:
+    """StackQL's `{parentType}/{parent}`: `parent = 'projects/p'` alone gives both halves."""
+    parent = given.get(PARENT)
+    if PARENT_TYPE not in given and isinstance(parent, str) and "/" in parent and method.param(PARENT_TYPE):
+        given[PARENT_TYPE], given[PARENT] = parent.split("/", 1)
+    return given
 
 
 def _repeatable(method: Method, query: list[tuple[str, str]], body: Any) -> bool:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from skyql.errors import ParameterError
 from skyql.plan.refs import Ref, select_methods
 from skyql.registry import Method
-
-# Most specific first: a get reads one object, a list one collection, an aggregated list all of them.
-_PREFERENCE = ("get", "list", "aggregated_list")
 
 
 @dataclass(frozen=True)
@@ -23,19 +20,19 @@ class Choice:
 def choose_method(ref: Ref, given: Mapping[str, list[Any]], joinable: Collection[str]) -> Choice:
     """The method for `ref`: one whose required params are all given, literal values first, then joins.
 
-    Among those that fit, prefer one that takes every given parameter, then the one that needs the
-    most (a get when its id is given; a list over an aggregated list), then get > list > aggregated_list.
+    Among those that fit, prefer one that takes every given parameter, then StackQL's order: the
+    resource's SELECT methods in its `sqlVerbs` order (a get before a list before an aggregated list).
     """
     methods = select_methods(ref.resource)
-    fit = [m for m in methods if set(m.required_params) <= given.keys()]
+    fit = [m for m in methods if m.fits(given)]
     if fit:
-        return Choice(min(fit, key=lambda m: _rank(m, given)), ())
+        return Choice(min(fit, key=lambda m: _rank(m, given, methods)), ())
     reachable = given.keys() | set(joinable)
-    fit = [m for m in methods if set(m.required_params) <= reachable]
+    fit = [m for m in methods if m.fits(reachable)]
     if not fit:
         raise ParameterError(_missing_message(ref, methods, given))
-    method = min(fit, key=lambda m: (len(set(m.required_params) - given.keys()), *_rank(m, given)))
-    return Choice(method, tuple(p for p in method.required_params if p not in given))
+    method = min(fit, key=lambda m: (len(m.missing(given)), *_rank(m, given, methods)))
+    return Choice(method, tuple(m for m in method.missing(given)))
 
 
 def check_unused(ref: Ref, method: Method, given: Mapping[str, list[Any]]) -> None:
@@ -51,25 +48,33 @@ def check_unused(ref: Ref, method: Method, given: Mapping[str, list[Any]]) -> No
         )
 
 
-def _rank(method: Method, given: Mapping[str, list[Any]]) -> tuple[bool, int, int, str]:
+def _rank(method: Method, given: Mapping[str, list[Any]], methods: list[Method]) -> tuple[bool, int]:
     takes_all = all(method.param(name) for name in given)
-    return (not takes_all, -len(method.required_params), _preference(method), method.name)
-
-
-def _preference(method: Method) -> int:
-    return _PREFERENCE.index(method.name) if method.name in _PREFERENCE else len(_PREFERENCE)
+    return (not takes_all, methods.index(method))
 
 
 def _missing_message(ref: Ref, methods: list[Method], given: Mapping[str, list[Any]]) -> str:
-    cheapest = min(methods, key=lambda m: (len(m.required_params), _preference(m), m.name))
-    missing = [p for p in cheapest.required_params if p not in given]
     prefix = f"{ref.table.alias}." if ref.table.alias else ""
-    example = f"{prefix}{missing[0]}"
-    return (
-        f"{ref.resource.id} needs {and_list(cheapest.required_params)} in WHERE; "
-        f"got {and_list(sorted(given)) or 'none'}. Add {example} = '...', "
-        f"or {example} IN ('...', '...') to read several"
-    )
+    return missing_message(ref.resource.id, methods, given, lambda p: f"{prefix}{p} = '...'",
+                           f"or {prefix}{{}} IN ('...', '...') to read several")
+
+
+def missing_message(what: str, methods: list[Method], given: Collection[str], show: Callable[[str], str],
+                    more: str = "") -> str:
+    """No method fits: say what the one needing least is missing, and list the alternatives."""
+    cheapest = min(methods, key=lambda m: (len(m.missing(given)), len(m.required_params), methods.index(m)))
+    missing = cheapest.missing(given)
+    text = (f"{what} needs {and_list(cheapest.required_params)} in WHERE; "
+            f"got {and_list(sorted(given)) or 'none'}. Add {show(missing[0])}")
+    if more:
+        text += ", " + more.format(missing[0])
+    # The alternatives a statement is closest to first (StackQL's order among equals): sinks' projectsId.
+    others = sorted((m for m in methods if m is not cheapest), key=lambda m: (len(m.missing(given)), methods.index(m)))
+    if others:
+        text += "; or, for another method, " + "; ".join(
+            f"{and_list(m.required_params)} ({m.name})" for m in others[:8]
+        ) + ("; ..." if len(others) > 8 else "")
+    return text
 
 
 def and_list(names: list[str]) -> str:

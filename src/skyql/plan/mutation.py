@@ -77,7 +77,7 @@ def mutation_target(kind: str, expression: exp.Expression, registry: Registry) -
     if table is None:
         raise SqlError(f"{kind} needs a provider resource, e.g. google.ml.jobs")
     resource = _resource(table, registry)
-    return resource, _method_for(resource, kind)
+    return resource, _method_for(resource, kind, _given_names(kind, expression))
 
 
 def plan_exec(method_name: str, params: dict[str, Any], body_text: str | None, registry: Registry,
@@ -85,12 +85,15 @@ def plan_exec(method_name: str, params: dict[str, Any], body_text: str | None, r
     """Plan `EXEC google.svc.res.method @p = v, ... @@json = '...'`."""
     provider, service, res_name, name = split_name(method_name, 4)
     resource = registry.resource(provider, service, res_name)
-    if name not in resource.methods:
+    method = resource.find_method(name)
+    if method is None:
         raise NotFoundError(
             f"{resource.id} has no method {name!r}{did_you_mean(name, resource.methods)}; "
             f"its methods are {', '.join(sorted(resource.methods))}"
         )
-    method = resource.methods[name]
+    # StackQL's `buckets.setIamPolicy` is served by `buckets_iam_policies`: plan it as that resource's.
+    resource = next((r for r in resource.service.resources.values() if r.methods.get(method.name) is method),
+                    resource)
     known = [p.name for p in method.params]
     unknown = [p for p in params if p not in known]
     if unknown:
@@ -270,7 +273,7 @@ def _keyed_calls(verb: str, expression: exp.Expression, resource: Resource, meth
         pinned.update(dict.fromkeys(names))
         # AND of two conditions on the same parameter keeps the values both allow.
         combos = [{**c, **r} for c in combos for r in rows if all(str(c.get(k, v)) == str(v) for k, v in r.items())]
-    missing = [p for p in method.required_params if p not in pinned]
+    missing = method.missing(pinned)
     if missing:
         given = ", ".join(sorted(pinned)) or "nothing"
         raise ParameterError(
@@ -443,7 +446,7 @@ def coerce(value: Any, schema: dict[str, Any], resource: Resource, column: str) 
 
 
 def _require(method: Method, params: dict[str, Any], what: str, show: Callable[[str], str]) -> None:
-    missing = [p for p in method.required_params if params.get(p) is None]
+    missing = method.missing([p for p, v in params.items() if v is not None])
     if missing:
         raise ParameterError(f"{what} needs {', '.join(show(p) for p in missing)}")
 
@@ -457,12 +460,32 @@ def _resource(table: exp.Table, registry: Registry) -> Resource:
     return registry.resource(table.catalog, table.db, table.name)
 
 
-def _method_for(resource: Resource, kind: str) -> Method:
+def _method_for(resource: Resource, kind: str, given: set[str]) -> Method:
+    """StackQL's choice: the first method for the verb (in its sqlVerbs order) whose required parameters
+    the statement gives; an UPDATE falls back to REPLACE methods when the resource has no UPDATE."""
     methods = resource.methods_for(kind)
     if not methods and kind == "UPDATE":
-        methods = resource.methods_for("REPLACE")
+        kind, methods = "REPLACE", resource.methods_for("REPLACE")
     if not methods:
         verbs = sorted({m.sql_verb for m in resource.methods.values()})
         raise SqlError(f"{resource.id} has no {kind} method; it supports {', '.join(verbs)} "
                        f"(SHOW METHODS IN {resource.id})")
-    return methods[0]
+    chosen = resource.first_fit(kind, given)
+    if chosen is not None or len(methods) == 1:
+        return chosen or methods[0]
+    from skyql.plan.methods import missing_message
+
+    if kind == "INSERT":
+        text = missing_message(f"INSERT INTO {resource.id}", methods, given, lambda p: f"{p} to the column list")
+        raise ParameterError(text.replace(" in WHERE;", " in its column list;"))
+    raise ParameterError(missing_message(f"{kind} on {resource.id}", methods, given, lambda p: f"{p} = '...'"))
+
+
+def _given_names(kind: str, expression: exp.Expression) -> set[str]:
+    """The parameter names a mutation gives: an INSERT's columns, the columns its WHERE compares."""
+    if kind == "INSERT":
+        target = expression.this
+        columns = target.expressions if isinstance(target, exp.Schema) else []
+        return {c.name for c in columns if not c.name.startswith(DATA_PREFIX)}
+    where = expression.args.get("where")
+    return {c.name for c in where.find_all(exp.Column)} if where is not None else set()

@@ -98,13 +98,14 @@ class Registry:
 
     def method(self, provider: str, service: str, resource: str, method: str) -> Method:
         res = self.resource(provider, service, resource)
-        if method not in res.methods:
+        found = res.find_method(method)
+        if found is None:
             raise NotFoundError(
                 f"unknown method {res.id}.{method}"
                 + did_you_mean(method, res.methods)
                 + f"; SHOW METHODS IN {res.id} lists them"
             )
-        return res.methods[method]
+        return found
 
     def lookup(self, dotted: str) -> Resource:
         """Resolve 'google.aiplatform.hyperparameter_tuning_jobs' to its resource."""
@@ -149,7 +150,8 @@ def service_from_json(provider: str, data: dict[str, Any]) -> Service:
         schemas=data.get("schemas", {}),
     )
     for rname, r in data["resources"].items():
-        res = Resource(name=rname, service=svc, collection=r["collection"], description=r.get("desc", ""))
+        res = Resource(name=rname, service=svc, collection=r["collection"], description=r.get("desc", ""),
+                       order=r.get("order", {}))
         for mname, m in r["methods"].items():
             res.methods[mname] = Method(
                 name=mname,

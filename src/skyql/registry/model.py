@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
+from skyql.registry.naming import snake_case
+
+# StackQL's `{parentType}/{parent}`: `parent = 'projects/p'` alone gives both (fetch splits it).
+PARENT, PARENT_TYPE = "parent", "parentType"
 # StackQL's type words, as DESCRIBE shows them.
 TYPE_WORDS = ("string", "integer", "number", "boolean", "object", "array")
 
@@ -62,6 +67,16 @@ class Method:
     def required_params(self) -> list[str]:
         return sorted(p.name for p in self.params if p.required)
 
+    def fits(self, given: Collection[str]) -> bool:
+        """All required parameters are in `given`; `parent = 'projects/p'` gives `parentType` too."""
+        return not self.missing(given)
+
+    def missing(self, given: Collection[str]) -> list[str]:
+        have = set(given)
+        if PARENT in have:
+            have.add(PARENT_TYPE)
+        return [p for p in self.required_params if p not in have]
+
     @property
     def path_params(self) -> list[Param]:
         return [p for p in self.params if p.location == "path"]
@@ -86,21 +101,62 @@ class Resource:
     collection: str  # discovery collection path: projects.locations.hyperparameterTuningJobs
     methods: dict[str, Method] = field(default_factory=dict)
     description: str = ""
+    # Per SQL verb, its methods in the order StackQL tries them: the first whose required parameters
+    # the statement gives is the one called (logging's sinks: project, organization, folder, ...).
+    order: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
         return f"{self.service.provider}.{self.service.name}.{self.name}"
 
     def methods_for(self, verb: str) -> list[Method]:
-        return [m for m in self.methods.values() if m.sql_verb == verb]
+        """The methods serving `verb`, in the order they are tried."""
+        ranked = {name: i for i, name in enumerate(self.order.get(verb, ()))}
+        chosen = [m for m in self.methods.values() if m.sql_verb == verb]
+        return sorted(chosen, key=lambda m: (ranked.get(m.name, len(ranked)), m.name))
+
+    def first_fit(self, verb: str, given: Collection[str]) -> Method | None:
+        """StackQL's choice: the first method for `verb` whose required parameters are all in `given`."""
+        for method in self.methods_for(verb):
+            if not method.raw and method.fits(given):
+                return method
+        return None
+
+    def find_method(self, name: str) -> Method | None:
+        """A method by StackQL's name, or by a spelling StackQL users and Python users know: camelCase
+        (`attachDisk`), the discovery method alone where StackQL prefixes it with its collection (ml's
+        `jobs.cancel` for `projects_jobs_cancel`, when only one method of the resource is so named), or an
+        IAM method StackQL put on the base resource (`buckets.setIamPolicy`, in `buckets_iam_policies`)."""
+        iam = self.service.resources.get(f"{self.name}_iam_policies")
+        for candidate in dict.fromkeys((name, snake_case(name))):
+            for res in (self, iam):
+                if res is None:
+                    continue
+                if candidate in res.methods:
+                    return res.methods[candidate]
+                short = res._short_names().get(candidate)
+                if short is not None:
+                    return short
+        return None
+
+    def _short_names(self) -> dict[str, Method]:
+        """`cancel` -> `projects_jobs_cancel`: a prefixed method by its discovery name, when unambiguous."""
+        found: dict[str, list[Method]] = {}
+        for method in self.methods.values():
+            raw = "_" if method.raw else ""
+            short = raw + snake_case(method.discovery_id.rsplit(".", 1)[-1])
+            if short != method.name:
+                found.setdefault(short, []).append(method)
+        return {short: ms[0] for short, ms in found.items() if len(ms) == 1 and short not in self.methods}
 
     @property
     def row_method(self) -> Method | None:
         """The method whose rows define the columns: list first, then get, then any SELECT."""
-        selects = [m for m in self.methods_for("SELECT")]
+        selects = [m for m in self.methods_for("SELECT") if not m.raw]
+        # StackQL's names of a method may carry its collection: `projects_sinks_list`.
         for pref in ("list", "aggregated_list", "get", "get_iam_policy"):
             for m in selects:
-                if m.name == pref:
+                if m.name == pref or m.name.endswith("_" + pref):
                     return m
         return selects[0] if selects else None
 
@@ -118,7 +174,8 @@ class Resource:
         which a row carries in its resource `name` (matched against the get method's URL template) or in a
         `<singular>Id` field (ml's `jobId` for `jobsId`).
         """
-        get = self.methods.get("get")
+        # StackQL's name may carry the collection (`projects_jobs_get`): the first get in its order.
+        get = next((m for m in self.methods_for("SELECT") if m.discovery_id.endswith(".get")), None)
         if get is None:
             return {}
         columns = {c.name for c in self.columns()}

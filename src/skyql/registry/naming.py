@@ -30,7 +30,9 @@ def method_sql_verb(method: str, http_method: str) -> str:
     return "EXEC"
 
 
-def collection_resource_names(collections: list[tuple[tuple[str, ...], bool]]) -> list[str]:
+def collection_resource_names(
+    collections: list[tuple[tuple[str, ...], bool]], taken: set[str] | frozenset[str] = frozenset()
+) -> list[str]:
     """Name each collection (path of discovery resource keys, is-IAM) as a SQL resource.
 
     The name is the snake_case of the innermost collection (plus `_iam_policies` for IAM methods).
@@ -39,6 +41,8 @@ def collection_resource_names(collections: list[tuple[tuple[str, ...], bool]]) -
     is prefixed with as many of its parent collections as it takes to be unique:
     `projects.locations.datasets.operations` -> `datasets_operations`, `organizations.locations.operations`
     -> `organizations_locations_operations`; a top-level collection that loses becomes `global_<name>`.
+    Names in `taken` (StackQL's resources of the service) are never given out: such a collection is
+    prefixed as if it had lost.
     """
 
     def name(path: tuple[str, ...], iam: bool, depth: int) -> str:
@@ -49,15 +53,20 @@ def collection_resource_names(collections: list[tuple[tuple[str, ...], bool]]) -
     by_name: dict[str, list[int]] = defaultdict(list)
     for i, n in enumerate(names):
         by_name[n].append(i)
-    for members in by_name.values():
-        if len(members) < 2:
+    reserved = set(taken)
+    for first, members in list(by_name.items()):
+        if len(members) < 2 and first not in reserved:
             continue
         ordered = sorted(
             members,
             key=lambda i: (collections[i][0][0] != "projects", len(collections[i][0]), collections[i][0]),
         )
-        taken = {names[ordered[0]]}
-        rest = ordered[1:]
+        if first in reserved:
+            taken = set(reserved)
+            rest = ordered
+        else:
+            taken = reserved | {names[ordered[0]]}
+            rest = ordered[1:]
         depth = 2
         while rest:
             candidates = {i: name(*collections[i], depth) for i in rest}
@@ -72,10 +81,14 @@ def collection_resource_names(collections: list[tuple[tuple[str, ...], bool]]) -
                     # Nothing to prefix a top-level collection with: it is the service-wide one.
                     c = f"global_{c}"
                 if (counts[c] == 1 and c not in taken and c not in names) or exhausted:
-                    names[i] = c if c not in taken else f"{c}_{len(taken)}"
+                    base, n = c, 2
+                    while c in taken:
+                        c, n = f"{base}_{n}", n + 1
+                    names[i] = c
                     taken.add(names[i])
                 else:
                     still.append(i)
             rest = still
             depth += 1
+        reserved |= taken
     return names

@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from skyql.errors import ApiError, ConfigError
-from skyql.registry.build import _family, build_provider, version_rank
+from skyql.registry.build import (
+    _family,
+    build_provider,
+    load_names,
+    stackql_names_path,
+    stackql_version,
+    version_rank,
+)
 
 DISCOVERY_URL = "https://www.googleapis.com/discovery/v1/apis"
 # A pull that keeps fewer than this share of the services there are now is refused unless forced.
@@ -29,14 +36,20 @@ _VERSION = re.compile(r"[a-z0-9]+(?:[._][a-z0-9]+){0,7}")
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
 
 
-def choose_from_directory(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def choose_from_directory(items: list[dict[str, Any]], stackql: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """The directory entries to download: one version per service, by the same rule as `build`."""
     best: dict[str, dict[str, Any]] = {}
     for item in items:
         name = _family(item["name"], item["version"])
         if name not in best or version_rank(item["version"]) > version_rank(best[name]["version"]):
             best[name] = item
-    return [best[k] for k in sorted(best)]
+    by_version = {(item["name"], item["version"]): item for item in items}
+    for name, entry in (stackql or {}).items():
+        wanted = stackql_version(name, entry)
+        if wanted in by_version:
+            best[name] = by_version[wanted]
+    # Two services may share a document (iam and iamv2 are not; a file is written once per version).
+    return list({(i["name"], i["version"]): i for i in (best[k] for k in sorted(best))}.values())
 
 
 def pull_provider(
@@ -51,7 +64,8 @@ def pull_provider(
     try:
         with httpx.Client(timeout=60.0, follow_redirects=True) as client:
             directory = _get_json(client, discovery_url, "the discovery directory")
-            chosen = choose_from_directory(_checked_items(directory, discovery_url))
+            chosen = choose_from_directory(_checked_items(directory, discovery_url),
+                                           load_names(stackql_names_path(target)))
             _check_size(len(chosen), target, discovery_url, force)
             out.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(prefix="skyql-discovery-") as tmp:
@@ -112,9 +126,10 @@ def _build_and_swap(documents: Path, target: Path) -> dict:
     """Build into a sibling folder, then put it in the target's place; the old one goes only after that."""
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-new-", dir=target.parent))
     try:
-        overlay = target / "overlay.json"
-        if overlay.is_file():
-            shutil.copy2(overlay, staging / "overlay.json")
+        # The build's other inputs live in the registry folder too: corrections, and StackQL's names.
+        for kept in (target / "overlay.json", stackql_names_path(target)):
+            if kept.is_file():
+                shutil.copy2(kept, staging / kept.name)
         try:
             index = build_provider(documents, staging, staging / "overlay.json")
         except (AttributeError, KeyError, TypeError, ValueError) as err:

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
-from skyql.registry import Resource
+from skyql.registry import Method, Resource
 from skyql.shell.catalog import Catalog, Name
 from skyql.shell.commands import COMMANDS, Command
 from skyql.shell.tokens import OPEN, Token, current_statement, significant, tokenize
@@ -162,13 +162,14 @@ class _Context:
             found.append((res, alias))
         return found
 
-    def _exec_method(self) -> tuple[Resource, str] | None:
+    def _exec_method(self) -> tuple[Resource, Method] | None:
         for token in self.prev[1:]:
             if token.kind == "word" and token.text.count(".") == 3:
                 parts = token.text.split(".")
                 res = self.catalog.resource(".".join(parts[:3]))
-                if res is not None and parts[3] in res.methods:
-                    return res, parts[3]
+                method = res.find_method(parts[3]) if res is not None else None
+                if method is not None:
+                    return res, method
         return None
 
     def _in_insert_columns(self) -> bool:
@@ -227,8 +228,7 @@ class _Context:
             return self.names(self.partial) if not self.partial.startswith("@") else []
         if self.prev and self.prev[-1].text == "=":
             return []  # a value goes here
-        res, method_name = found
-        method = res.methods[method_name]
+        res, method = found
         given = {t.text.lstrip("@") for t in self.prev if t.kind == "var"}
         names = [Name("@" + p.name, "required" if p.required else p.location)
                  for p in sorted(method.params, key=lambda p: not p.required) if p.name not in given]
