@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -88,6 +89,35 @@ def test_a_metadata_statement_loads_neither_duckdb_nor_httpx_nor_the_emulator():
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert run.returncode == 0, run.stderr
+
+
+def test_a_select_loads_neither_numpy_nor_jinja_nor_a_token_library_it_does_not_need(emulator, key_file, tmp_path):
+    # Each costs a first query ~0.05-0.1 s: numpy comes with DuckDB's Python functions (only json_tree's depth
+    # check has one), Jinja and jsonnet with templates, google-auth and httpx with a token exchange.
+    auth = json.dumps({"google": {"type": "service_account", "credentialsfilepath": str(key_file)}})
+    query = "SELECT jobId FROM google.ml.jobs WHERE projectsId = 'demo-project' LIMIT 1"
+    code = (
+        "import sys\n"
+        "from skyql.cli.main import main\n"
+        f"assert main(['exec', '--endpoint', 'google={emulator.url}', '--auth', {auth!r}, {query!r}]) == 0\n"
+        f"assert main(['exec', '--endpoint', 'google={emulator.url}', '--auth', {auth!r}, {query!r}]) == 0\n"
+        "heavy = [m for m in ('numpy', 'jinja2', '_jsonnet', 'google.auth', 'httpx') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    env = {**os.environ, "SKYQL_TOKEN_CACHE": "on", "SKYQL_CACHE_DIR": str(tmp_path)}
+    # The first process gets the token (and may import what that takes); the second reuses it.
+    subprocess.run([sys.executable, "-m", "skyql.cli.main", "exec", "--endpoint", f"google={emulator.url}",
+                    "--auth", auth, query], capture_output=True, text=True, timeout=60, check=True, env=env)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False,
+                         env=env)
+    assert run.returncode == 0, run.stderr
+
+
+def test_json_tree_still_refuses_json_nested_deeper_than_sqlite_does():
+    run = skyql("exec", "SELECT count(*) AS n FROM json_tree('" + "[" * 1001 + "]" * 1001 + "')")
+    assert run.returncode == 1 and "nested more than 1000 levels" in run.stderr
+    run = skyql("exec", "-o", "json", "SELECT count(*) AS n FROM json_tree('" + "[" * 50 + "]" * 50 + "')")
+    assert run.returncode == 0 and json.loads(run.stdout) == [{"n": 50}]
 
 
 def test_registry_list_and_show_providers_name_the_google_provider():

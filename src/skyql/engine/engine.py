@@ -43,6 +43,7 @@ class Engine:
         # Google timestamps are UTC; results and now() use UTC whatever the machine's zone.
         self._conn.execute("SET TimeZone = 'UTC'")
         sqlite_json.install(self._conn)
+        self._tree = False  # json_tree's macro, installed by the first statement that calls it
         self._inserter = Inserter(self._conn.cursor())
         if safe:
             for setting in _SAFE_SETTINGS:
@@ -163,6 +164,9 @@ class Engine:
 
     def _relation(self, sql: str, params: Sequence[Any] | None) -> duckdb.DuckDBPyRelation | None:
         self.flush()
+        if not self._tree and sqlite_json.TREE_MACRO_NAME in sql.lower():
+            sqlite_json.install_tree(self._conn)
+            self._tree = True
         return self._run(lambda: self._conn.sql(sql, params=list(params) if params else None))
 
     def _run(self, fn: Any) -> Any:

@@ -63,6 +63,22 @@ def json_too_deep(text: str | None) -> bool:
     return False
 
 
+def _table_macro(fn: str, source: str) -> str:
+    """json_each / json_tree with SQLite's columns and types, over DuckDB's function of that name."""
+    return (
+        f"CREATE OR REPLACE MACRO sqlite_{fn}(j, p) AS TABLE SELECT key,"
+        " CASE type WHEN 'VARCHAR' THEN value ->> '$' WHEN 'NULL' THEN NULL"
+        " WHEN 'BOOLEAN' THEN CASE value::VARCHAR WHEN 'true' THEN '1' ELSE '0' END ELSE value::VARCHAR END AS value,"
+        " CASE type WHEN 'VARCHAR' THEN 'text' WHEN 'DOUBLE' THEN sqlite_json_real_word(value::VARCHAR)"
+        " WHEN 'NULL' THEN 'null' WHEN 'OBJECT' THEN 'object' WHEN 'ARRAY' THEN 'array'"
+        " WHEN 'BOOLEAN' THEN value::VARCHAR ELSE 'integer' END AS type,"
+        " CASE type WHEN 'VARCHAR' THEN value ->> '$' WHEN 'BOOLEAN' THEN CASE value::VARCHAR WHEN 'true'"
+        " THEN '1' ELSE '0' END WHEN 'NULL' THEN NULL WHEN 'OBJECT' THEN NULL WHEN 'ARRAY' THEN NULL"
+        " ELSE value::VARCHAR END AS atom,"
+        f" id::BIGINT AS id, parent::BIGINT AS parent, fullkey, path FROM {fn}({source}, p)"
+    )
+
+
 MACROS: tuple[str, ...] = (
     # DuckDB reads integers beyond 64 bits as DOUBLE; SQLite still calls them 'integer' (valued as reals).
     "CREATE OR REPLACE MACRO sqlite_json_real_word(t) AS"
@@ -79,26 +95,24 @@ MACROS: tuple[str, ...] = (
     # A json_each value (text) back to JSON, given its SQLite type word.
     "CREATE OR REPLACE MACRO sqlite_json_each_json(v, t) AS CASE t WHEN 'text' THEN to_json(v)"
     " WHEN 'null' THEN 'null'::JSON ELSE v::JSON END",
-    *(
-        f"CREATE OR REPLACE MACRO sqlite_{fn}(j, p) AS TABLE SELECT key,"
-        " CASE type WHEN 'VARCHAR' THEN value ->> '$' WHEN 'NULL' THEN NULL"
-        " WHEN 'BOOLEAN' THEN CASE value::VARCHAR WHEN 'true' THEN '1' ELSE '0' END ELSE value::VARCHAR END AS value,"
-        " CASE type WHEN 'VARCHAR' THEN 'text' WHEN 'DOUBLE' THEN sqlite_json_real_word(value::VARCHAR)"
-        " WHEN 'NULL' THEN 'null' WHEN 'OBJECT' THEN 'object' WHEN 'ARRAY' THEN 'array'"
-        " WHEN 'BOOLEAN' THEN value::VARCHAR ELSE 'integer' END AS type,"
-        " CASE type WHEN 'VARCHAR' THEN value ->> '$' WHEN 'BOOLEAN' THEN CASE value::VARCHAR WHEN 'true'"
-        " THEN '1' ELSE '0' END WHEN 'NULL' THEN NULL WHEN 'OBJECT' THEN NULL WHEN 'ARRAY' THEN NULL"
-        " ELSE value::VARCHAR END AS atom,"
-        f" id::BIGINT AS id, parent::BIGINT AS parent, fullkey, path FROM {fn}({source}, p)"
-        for fn, source in (("json_each", "j"), ("json_tree", _TREE_SOURCE))
-    ),
+    _table_macro("json_each", "j"),
 )
 
+# json_tree's macro needs the depth check, a Python function: registering one makes DuckDB import numpy
+# (~0.1 s), so the engine installs it only for a statement that calls json_tree (TREE_MACRO_NAME in its SQL).
+TREE_MACRO_NAME = "sqlite_json_tree"
+
+
 def install(conn: Any) -> None:
-    """Give a DuckDB connection the functions the rewrite calls: the depth check, then the macros."""
-    conn.create_function("sqlite_json_too_deep", json_too_deep, ["VARCHAR"], "BOOLEAN", null_handling="special")
+    """Give a DuckDB connection the macros the rewrite calls (json_tree's: install_tree)."""
     for macro in MACROS:
         conn.execute(macro)
+
+
+def install_tree(conn: Any) -> None:
+    """The depth check and json_tree's macro."""
+    conn.create_function("sqlite_json_too_deep", json_too_deep, ["VARCHAR"], "BOOLEAN", null_handling="special")
+    conn.execute(_table_macro("json_tree", _TREE_SOURCE))
 
 
 TEXT, NUMBER, TRUTH, JSON, ORDER, MINMAX, VALUE = "text", "number", "truth", "json", "order", "minmax", "value"
