@@ -60,16 +60,13 @@ def main() -> None:
         for name in ("SKYQL_TOKEN_CACHE", "PYTHONDONTWRITEBYTECODE"):
             plain.pop(name, None)
         uncached = {**plain, "SKYQL_TOKEN_CACHE": "off"}
-        # aiohttp builds two TLS contexts when imported; with SSL_CERT_FILE set (as on this machine, not on most)
-        # each parses the whole CA bundle, ~40 ms.
-        no_bundle = {k: v for k, v in plain.items() if k != "SSL_CERT_FILE"}
+
         contenders: dict[str, tuple[list[str], dict[str, str]]] = {
             "baseline: python -c 'import duckdb, sqlglot'": ([sys.executable, "-c", "import duckdb, sqlglot"], plain),
             "skyql exec SHOW METHODS (metadata)": (
                 [sys.executable, "-m", "skyql.cli.main", "exec", "SHOW METHODS IN google.ml.jobs"], plain),
             "skyql exec SELECT, token cached": (query, plain),
             "skyql exec SELECT, token cache off": (query, uncached),
-            "skyql exec SELECT, token cached, no SSL_CERT_FILE": (query, no_bundle),
         }
         if args.baseline_src:
             old = {**plain, "PYTHONPATH": args.baseline_src}
