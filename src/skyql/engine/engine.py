@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from skyql.engine import sqlite_functions
 from skyql.engine.inserter import Inserter
 from skyql.engine.loader import TableLoader, TableSpec
 from skyql.engine.sqlite_values import typed_result, visible_width
@@ -18,7 +19,7 @@ from skyql.engine.types import quote
 from skyql.errors import ConfigError, NotFoundError, SkyqlError, SqlError, did_you_mean
 from skyql.registry.model import Column
 from skyql.result import Result
-from skyql.sql import sqlite_json
+from skyql.sql import sqlite, sqlite_json
 
 if TYPE_CHECKING:
     import pyarrow
@@ -42,8 +43,10 @@ class Engine:
         self._loaders: dict[str, TableLoader] = {}
         # Google timestamps are UTC; results and now() use UTC whatever the machine's zone.
         self._conn.execute("SET TimeZone = 'UTC'")
-        for macro in sqlite_json.MACROS:
-            self._conn.execute(macro)
+        # The local SQL is SQLite's (StackQL's engine): its arithmetic, functions and JSON semantics.
+        for statement in (*sqlite.SETTINGS, *sqlite.MACROS, *sqlite_json.MACROS):
+            self._conn.execute(statement)
+        sqlite_functions.register(self._conn)
         self._inserter = Inserter(self._conn.cursor())
         if safe:
             for setting in _SAFE_SETTINGS:

@@ -1,0 +1,267 @@
+"""SQLite's meaning for the local SQL, on DuckDB: one sqlglot rewrite, plus the macros it calls (`MACROS`).
+
+StackQL runs its local SQL in SQLite, so StackQL users write SQLite. The parser (skyql.sql.dialect) reads
+SQLite's spellings (scalar max(a, b), strftime(format, time), NULLs first); this rewrite gives the rest
+SQLite's semantics, then skyql.sql.sqlite_json does json1:
+
+- date, time, datetime, julianday, unixepoch, strftime and printf/format are answered by SQLite itself
+  (skyql.engine.sqlite_functions), with every format and modifier. datetime() and date() compared with
+  something other than a string are timestamps / dates, so `createTime > datetime('now', '-7 days')` compares
+  times (Google timestamps are typed columns in skyql, text in StackQL).
+- total(), LIKE folding ASCII case, lower/upper of ASCII letters only, CAST to INTEGER / REAL reading the
+  longest numeric prefix of text (and truncating reals), round() returning a real, typeof()'s words, numbers
+  with a point being reals (not DuckDB's DECIMAL), JSON_EQUAL (StackQL's), and bare columns beside GROUP BY
+  or an aggregate (SQLite takes them from one row of the group; from the row of the max/min when the query
+  has exactly one max() or min()).
+- `/` of two integers divides as integers and x/0 is NULL: engine settings (`SETTINGS`), not a rewrite.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from skyql.sql import sqlite_json
+
+_UPPER, _LOWER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"
+# DuckDB settings that give SQLite's arithmetic: 5/2 = 2, x/0 = NULL.
+SETTINGS: tuple[str, ...] = ("SET integer_division = true", "SET error_on_division_by_zero = false")
+_INT_TYPES = "('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'UTINYINT', 'USMALLINT', 'UINTEGER'," \
+    " 'UBIGINT', 'UHUGEINT')"
+MACROS: tuple[str, ...] = (
+    # SQLite's type words for a DuckDB value: timestamps and JSON are text in StackQL's SQLite.
+    "CREATE OR REPLACE MACRO sqlite_typeof(x) AS CASE WHEN x IS NULL THEN 'null'"
+    f" WHEN typeof(x) IN {_INT_TYPES} OR typeof(x) = 'BOOLEAN' THEN 'integer'"
+    " WHEN typeof(x) IN ('DOUBLE', 'FLOAT') OR typeof(x) LIKE 'DECIMAL%' THEN 'real'"
+    " WHEN typeof(x) = 'BLOB' THEN 'blob' ELSE 'text' END",
+    # CAST(x AS INTEGER): text gives its longest integer prefix (else 0), reals are truncated.
+    "CREATE OR REPLACE MACRO sqlite_cast_int(x) AS CASE WHEN x IS NULL THEN NULL"
+    f" WHEN typeof(x) IN {_INT_TYPES} THEN TRY_CAST(x::VARCHAR AS BIGINT)"
+    " WHEN typeof(x) = 'BOOLEAN' THEN CASE WHEN x::VARCHAR = 'true' THEN 1 ELSE 0 END"
+    " WHEN typeof(x) IN ('DOUBLE', 'FLOAT') OR typeof(x) LIKE 'DECIMAL%'"
+    " THEN TRY_CAST(trunc(TRY_CAST(x::VARCHAR AS DOUBLE)) AS BIGINT)"
+    " ELSE coalesce(TRY_CAST(regexp_extract(x::VARCHAR, '^\\s*([+-]?[0-9]+)', 1) AS BIGINT), 0) END",
+    # CAST(x AS REAL): text gives its longest real prefix (else 0.0).
+    "CREATE OR REPLACE MACRO sqlite_cast_real(x) AS CASE WHEN x IS NULL THEN NULL"
+    " WHEN typeof(x) = 'BOOLEAN' THEN CASE WHEN x::VARCHAR = 'true' THEN 1.0::DOUBLE ELSE 0.0::DOUBLE END"
+    f" WHEN typeof(x) IN {_INT_TYPES} OR typeof(x) IN ('DOUBLE', 'FLOAT') OR typeof(x) LIKE 'DECIMAL%'"
+    " THEN TRY_CAST(x::VARCHAR AS DOUBLE)"
+    " ELSE coalesce(TRY_CAST(regexp_extract(x::VARCHAR,"
+    " '^\\s*([+-]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][+-]?[0-9]+)?)', 1) AS DOUBLE), 0.0::DOUBLE) END",
+)
+_TEXT_FUNCTIONS = {"date", "time", "datetime", "strftime", "printf"}
+_TIME_FUNCTIONS = {"date": "DATE", "datetime": "TIMESTAMP"}
+_INT_CASTS = (exp.DataType.Type.INT, exp.DataType.Type.BIGINT, exp.DataType.Type.SMALLINT,
+              exp.DataType.Type.TINYINT)
+_REAL_CASTS = (exp.DataType.Type.FLOAT, exp.DataType.Type.DOUBLE)
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ, exp.NullSafeNEQ)
+
+
+def rewrite(expression: exp.Expression) -> exp.Expression:
+    """A copy of `expression` with SQLite's semantics in DuckDB (see the module docstring)."""
+    tree = expression.copy()
+    _name_changed_projections(tree)
+    for select in list(tree.find_all(exp.Select)):
+        _bare_columns(select)
+    for node in list(tree.find_all(exp.Expression, bfs=False))[::-1]:
+        replacement = _function(node)
+        if replacement is not None:
+            if node is tree:
+                tree = replacement
+            else:
+                node.replace(replacement)
+    return sqlite_json.rewrite(tree)
+
+
+def rewrite_sql(sql: str, read: str = "skyql") -> str:
+    """Rewrite one statement (parsed as `read`, skyql's dialect by default) to DuckDB SQL, for tests and tools."""
+    import sqlglot
+
+    from skyql.sql.dialect import DIALECT
+
+    return rewrite(sqlglot.parse_one(sql, read=DIALECT if read == "skyql" else read)).sql("duckdb")
+
+
+# -- functions -------------------------------------------------------------------------------------
+
+
+def _anon(name: str, *args: exp.Expression) -> exp.Anonymous:
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def _cast(node: exp.Expression, to: str) -> exp.Cast:
+    return exp.Cast(this=node, to=exp.DataType.build(to))
+
+
+def _ascii_case(node: exp.Expression, upper: bool) -> exp.Expression:
+    """SQLite's lower()/upper() change ASCII letters only."""
+    source, target = (_LOWER, _UPPER) if upper else (_UPPER, _LOWER)
+    return _anon("translate", _cast(node, "VARCHAR"), exp.Literal.string(source), exp.Literal.string(target))
+
+
+def _function(node: exp.Expression) -> exp.Expression | None:  # noqa: PLR0911 - one case per SQLite function
+    """The DuckDB form of `node` when SQLite means something else by it, else None."""
+    name = node.name.lower() if isinstance(node, exp.Anonymous) else ""
+    args = list(node.expressions) if isinstance(node, exp.Anonymous) else []
+    if name in _TEXT_FUNCTIONS or name in ("julianday", "unixepoch") or (name == "format" and _printf(args)):
+        return _sqlite_call(node, name, args)
+    if name == "total" and len(args) == 1:
+        return exp.Coalesce(this=_cast(exp.Sum(this=args[0]), "DOUBLE"), expressions=[_cast(
+            exp.Literal.number(0), "DOUBLE")])
+    if name == "json_equal" and len(args) == 2:
+        return exp.Cast(this=_anon("sqlite_json_equal", *(_cast(a, "VARCHAR") for a in args)),
+                        to=exp.DataType.build("BIGINT"))
+    if isinstance(node, exp.Like) and not isinstance(node.parent, exp.Escape):
+        return exp.Like(this=_ascii_case(node.this, False), expression=_ascii_case(node.expression, False))
+    if isinstance(node, exp.Escape) and isinstance(node.this, exp.Like):
+        like = node.this
+        return exp.Escape(this=exp.Like(this=_ascii_case(like.this, False),
+                                        expression=_ascii_case(like.expression, False)),
+                          expression=node.expression)
+    if isinstance(node, exp.Lower | exp.Upper):
+        return _ascii_case(node.this, isinstance(node, exp.Upper))
+    if isinstance(node, exp.Typeof):
+        return _anon("sqlite_typeof", node.this)
+    if isinstance(node, exp.Round):
+        places = node.args.get("decimals")
+        rounded = exp.Round(this=_cast(node.this, "DOUBLE"), decimals=places)
+        return _cast(rounded, "DOUBLE")
+    if isinstance(node, exp.Cast) and not isinstance(node, exp.TryCast):
+        if node.to.is_type(*_INT_CASTS):
+            return _anon("sqlite_cast_int", node.this)
+        if node.to.is_type(*_REAL_CASTS):
+            return _anon("sqlite_cast_real", node.this)
+    if isinstance(node, exp.Literal) and not node.is_string and not node.this.lstrip("-").isdigit():
+        # 1.5 is a real in SQLite, a DECIMAL in DuckDB.
+        if not isinstance(node.parent, exp.Cast | exp.DataType | exp.Interval | exp.DataTypeParam):
+            return _cast(node.copy(), "DOUBLE")
+    return None
+
+
+def _printf(args: list[exp.Expression]) -> bool:
+    """format('%d items', n) is SQLite's printf; format('{} items', n) stays DuckDB's."""
+    first = args[0] if args else None
+    return not (isinstance(first, exp.Literal) and first.is_string and "%" not in first.this)
+
+
+def _sqlite_call(node: exp.Expression, name: str, args: list[exp.Expression]) -> exp.Expression:
+    """name(args) computed by SQLite: sqlite_text / sqlite_real / sqlite_int('name', [args as text])."""
+    if name == "format":
+        name = "printf"
+    udf = "sqlite_real" if name == "julianday" else "sqlite_int" if name == "unixepoch" else "sqlite_text"
+    values = exp.Array(expressions=[_cast(a, "VARCHAR") for a in args])
+    call: exp.Expression = _anon(udf, exp.Literal.string(name), _cast(values, "VARCHAR[]"))
+    to = _TIME_FUNCTIONS.get(name)
+    if to is not None and _compared_with_non_string(node):
+        call = exp.TryCast(this=call, to=exp.DataType.build(to))
+    return call
+
+
+def _compared_with_non_string(node: exp.Expression) -> bool:
+    child, parent = node, node.parent
+    while isinstance(parent, exp.Paren):
+        child, parent = parent, parent.parent
+    if isinstance(parent, _COMPARISONS):
+        other = parent.expression if child is parent.this else parent.this
+    elif isinstance(parent, exp.Between) and child is parent.this:
+        other = parent.args.get("low")
+    else:
+        return False
+    return not (isinstance(other, exp.Literal) and other.is_string)
+
+
+# -- bare columns ----------------------------------------------------------------------------------
+
+
+def _is_aggregate(node: exp.Expression) -> bool:
+    if node.find_ancestor(exp.Window) is not None:
+        return False
+    if isinstance(node, exp.AggFunc):
+        return True
+    return isinstance(node, exp.Anonymous) and node.name.lower() in (
+        sqlite_json._aggregate_names() | {"total", "group_concat"}
+    )
+
+
+def _own_nodes(root: exp.Expression):
+    """The nodes of `root` at its own query level (not inside subqueries)."""
+    return root.walk(prune=lambda n: n is not root and isinstance(n, exp.Query | exp.Subquery))
+
+
+def _bare_columns(select: exp.Select) -> None:
+    """Columns beside GROUP BY (or an aggregate) that are neither grouped nor aggregated: one row's value."""
+    group = select.args.get("group")
+    projections = list(select.expressions)
+    parts = [*projections, select.args.get("having"), select.args.get("order")]
+    aggregates = [n for part in parts if part is not None for n in _own_nodes(part) if _is_aggregate(n)]
+    if group is None and not aggregates:
+        return
+    if group is not None and (group.args.get("all") or any(sqlite_json._expands(p) for p in projections)):
+        return
+    keys = {_key(select, k).sql() for k in (group.expressions if group is not None else [])}
+    extremes = [a for a in aggregates if isinstance(a, exp.Max | exp.Min) and not a.expressions]
+    chooser = extremes[0] if len(extremes) == 1 and len(aggregates) == 1 else None
+    aliases = {p.alias.lower() for p in projections if isinstance(p, exp.Alias)}
+    for part in parts:
+        if part is None:
+            continue
+        for column in [n for n in _own_nodes(part) if isinstance(n, exp.Column)]:
+            if column.is_star or _grouped(column, keys):
+                continue
+            in_order = part is select.args.get("order")
+            if in_order and not column.table and column.name.lower() in aliases:
+                continue  # ORDER BY names a projection
+            wrapped = _one_rows_value(column.copy(), chooser)
+            if column is part:  # a projection that is the bare column itself keeps its name
+                column.replace(exp.alias_(wrapped, exp.to_identifier(column.name, quoted=True)))
+            else:
+                column.replace(wrapped)
+
+
+def _key(select: exp.Select, key: exp.Expression) -> exp.Expression:
+    """A GROUP BY key as the expression it names: `GROUP BY 1` or `GROUP BY alias` name a projection."""
+    projections = select.expressions
+    if isinstance(key, exp.Literal) and not key.is_string and key.this.isdigit():
+        index = int(key.this) - 1
+        if 0 <= index < len(projections):
+            return projections[index].unalias()
+    if isinstance(key, exp.Column) and not key.table:
+        for p in projections:
+            if isinstance(p, exp.Alias) and p.alias.lower() == key.name.lower():
+                return p.this
+    return key
+
+
+def _grouped(column: exp.Column, keys: set[str]) -> bool:
+    """Inside an aggregate or a window, or (part of) a GROUP BY key: not bare."""
+    node: exp.Expression | None = column
+    while node is not None and not isinstance(node, exp.Select):
+        if _is_aggregate(node) or isinstance(node, exp.Window) or node.sql() in keys:
+            return True
+        node = node.parent
+    return False
+
+
+def _one_rows_value(column: exp.Expression, chooser: exp.Expression | None) -> exp.Expression:
+    if chooser is None:
+        return exp.AnyValue(this=column)
+    fn = "arg_max" if isinstance(chooser, exp.Max) else "arg_min"
+    return _anon(fn, column, chooser.this.copy())
+
+
+# -- names -----------------------------------------------------------------------------------------
+
+
+def _name_changed_projections(tree: exp.Expression) -> None:
+    """Projections this rewrite changes keep the name SQLite gives them (their text)."""
+    for select in tree.find_all(exp.Select):
+        changed = False
+        for i, proj in enumerate(select.expressions):
+            if isinstance(proj, exp.Alias | exp.Column | exp.Star):
+                continue
+            if any(_function(n) is not None for n in proj.walk()):
+                select.expressions[i] = exp.alias_(
+                    proj, exp.to_identifier(sqlite_json._display_name(proj), quoted=True)
+                )
+                changed = True
+        if changed:
+            select.set("expressions", list(select.expressions))
