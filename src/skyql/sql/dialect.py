@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
+from sqlglot.parsers.sqlite import SQLiteParser
 from sqlglot.tokens import TokenType
 
 
@@ -61,6 +62,23 @@ class Skyql(DuckDB):
             **DuckDB.Parser.STATEMENT_PARSERS,
             TokenType.REPLACE: lambda self: self._parse_stackql_replace(),
         }
+
+        # SQLite's `a IS b` / `a IS NOT b` compare any two values, NULL-safely.
+        IS_PREDICATE_PRECEDENCE = SQLiteParser.IS_PREDICATE_PRECEDENCE
+        _parse_is_rhs = SQLiteParser._parse_is_rhs
+
+        def _parse_is(self, this: exp.Expr | None) -> exp.Expr | None:
+            this = DuckDB.Parser._parse_is(self, this)
+            node, negate = (this.this, True) if isinstance(this, exp.Not) and isinstance(this.this, exp.Is) else (
+                this, False)
+            if isinstance(node, exp.Is):
+                rhs = node.expression.unnest()
+                if isinstance(rhs, exp.Null | exp.Boolean):
+                    node.set("expression", rhs)
+                else:
+                    cls = exp.NullSafeNEQ if negate else exp.NullSafeEQ
+                    return cls(this=node.this, expression=node.expression)
+            return this
 
         def _parse_stackql_replace(self) -> exp.Update:
             """StackQL's REPLACE is an UPDATE with another verb (it maps to PUT, e.g. setIamPolicy)."""

@@ -18,6 +18,8 @@ SQLite's semantics, then skyql.sql.sqlite_json does json1:
 
 from __future__ import annotations
 
+import re
+
 from sqlglot import exp
 
 from skyql.sql import sqlite_json
@@ -53,6 +55,8 @@ _TIME_FUNCTIONS = {"date": "DATE", "datetime": "TIMESTAMP"}
 _INT_CASTS = (exp.DataType.Type.INT, exp.DataType.Type.BIGINT, exp.DataType.Type.SMALLINT,
               exp.DataType.Type.TINYINT)
 _REAL_CASTS = (exp.DataType.Type.FLOAT, exp.DataType.Type.DOUBLE)
+# strftime formats whose text is an integer (seconds, year, day of year, ...).
+_INTEGER_FORMAT = re.compile(r"(%[deHIjklmMsSuwWYGgV])+\Z")
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ, exp.NullSafeNEQ)
 
 
@@ -111,12 +115,11 @@ def _function(node: exp.Expression) -> exp.Expression | None:  # noqa: PLR0911 -
         return exp.Cast(this=_anon("sqlite_json_equal", *(_cast(a, "VARCHAR") for a in args)),
                         to=exp.DataType.build("BIGINT"))
     if isinstance(node, exp.Like) and not isinstance(node.parent, exp.Escape):
-        return exp.Like(this=_ascii_case(node.this, False), expression=_ascii_case(node.expression, False))
+        return _folded_like(node)
     if isinstance(node, exp.Escape) and isinstance(node.this, exp.Like):
-        like = node.this
-        return exp.Escape(this=exp.Like(this=_ascii_case(like.this, False),
-                                        expression=_ascii_case(like.expression, False)),
-                          expression=node.expression)
+        escape = node.copy()
+        escape.set("this", _folded_like(node.this))
+        return escape
     if isinstance(node, exp.Lower | exp.Upper):
         return _ascii_case(node.this, isinstance(node, exp.Upper))
     if isinstance(node, exp.Typeof):
@@ -137,6 +140,14 @@ def _function(node: exp.Expression) -> exp.Expression | None:  # noqa: PLR0911 -
     return None
 
 
+def _folded_like(like: exp.Like) -> exp.Like:
+    """SQLite's LIKE ignores the case of ASCII letters (and reads numbers as their text)."""
+    folded = like.copy()  # keeps NOT (negate) and the other arguments
+    folded.set("this", _ascii_case(like.this.copy(), False))
+    folded.set("expression", _ascii_case(like.expression.copy(), False))
+    return folded
+
+
 def _printf(args: list[exp.Expression]) -> bool:
     """format('%d items', n) is SQLite's printf; format('{} items', n) stays DuckDB's."""
     first = args[0] if args else None
@@ -153,7 +164,19 @@ def _sqlite_call(node: exp.Expression, name: str, args: list[exp.Expression]) ->
     to = _TIME_FUNCTIONS.get(name)
     if to is not None and _compared_with_non_string(node):
         call = exp.TryCast(this=call, to=exp.DataType.build(to))
+    elif udf == "sqlite_text" and _in_arithmetic(node):
+        # SQLite reads text as a number in arithmetic: strftime('%s', 'now') - strftime('%s', createTime).
+        fmt = args[0] if name == "strftime" and args else None
+        integral = isinstance(fmt, exp.Literal) and fmt.is_string and _INTEGER_FORMAT.match(fmt.this)
+        call = _anon("sqlite_cast_int" if integral else "sqlite_cast_real", call)
     return call
+
+
+def _in_arithmetic(node: exp.Expression) -> bool:
+    parent = node.parent
+    while isinstance(parent, exp.Paren):
+        parent = parent.parent
+    return isinstance(parent, exp.Add | exp.Sub | exp.Mul | exp.Div | exp.IntDiv | exp.Mod | exp.Neg)
 
 
 def _compared_with_non_string(node: exp.Expression) -> bool:
@@ -258,7 +281,7 @@ def _name_changed_projections(tree: exp.Expression) -> None:
         for i, proj in enumerate(select.expressions):
             if isinstance(proj, exp.Alias | exp.Column | exp.Star):
                 continue
-            if any(_function(n) is not None for n in proj.walk()):
+            if any(_function(n) is not None or isinstance(n, exp.Greatest | exp.Least) for n in proj.walk()):
                 select.expressions[i] = exp.alias_(
                     proj, exp.to_identifier(sqlite_json._display_name(proj), quoted=True)
                 )
