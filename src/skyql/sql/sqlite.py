@@ -57,6 +57,7 @@ _INT_CASTS = (exp.DataType.Type.INT, exp.DataType.Type.BIGINT, exp.DataType.Type
 _REAL_CASTS = (exp.DataType.Type.FLOAT, exp.DataType.Type.DOUBLE)
 # strftime formats whose text is an integer (seconds, year, day of year, ...).
 _INTEGER_FORMAT = re.compile(r"(%[deHIjklmMsSuwWYGgV])+\Z")
+_NUMERIC_PREFIX = re.compile(r"\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)")
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ, exp.NullSafeNEQ)
 
 
@@ -133,10 +134,11 @@ def _function(node: exp.Expression) -> exp.Expression | None:  # noqa: PLR0911 -
             return _anon("sqlite_cast_int", node.this)
         if node.to.is_type(*_REAL_CASTS):
             return _anon("sqlite_cast_real", node.this)
-    if isinstance(node, exp.Literal) and not node.is_string and not node.this.lstrip("-").isdigit():
-        # 1.5 is a real in SQLite, a DECIMAL in DuckDB.
-        if not isinstance(node.parent, exp.Cast | exp.DataType | exp.Interval | exp.DataTypeParam):
-            return _cast(node.copy(), "DOUBLE")
+    if isinstance(node, exp.Literal) and node.is_string and _in_arithmetic(node):
+        return _text_as_number(node.this)  # SQLite: '5' + 1 is 6, 'abc' + 1 is 1
+    if (isinstance(node, exp.Literal) and not node.is_string and not node.this.lstrip("-").isdigit()
+            and not isinstance(node.parent, exp.Cast | exp.DataType | exp.Interval | exp.DataTypeParam)):
+        return _cast(node.copy(), "DOUBLE")  # 1.5 is a real in SQLite, a DECIMAL in DuckDB
     return None
 
 
@@ -170,6 +172,17 @@ def _sqlite_call(node: exp.Expression, name: str, args: list[exp.Expression]) ->
         integral = isinstance(fmt, exp.Literal) and fmt.is_string and _INTEGER_FORMAT.match(fmt.this)
         call = _anon("sqlite_cast_int" if integral else "sqlite_cast_real", call)
     return call
+
+
+def _text_as_number(text: str) -> exp.Expression:
+    """The number SQLite reads from text in arithmetic: its longest numeric prefix, else 0."""
+    match = _NUMERIC_PREFIX.match(text)
+    if match is None:
+        return exp.Literal.number(0)
+    number = match.group(1)
+    if re.fullmatch(r"[+-]?\d+", number) and abs(int(number)) < 2**63:
+        return exp.Literal.number(int(number))
+    return _cast(exp.Literal.number(float(number)), "DOUBLE")
 
 
 def _in_arithmetic(node: exp.Expression) -> bool:
@@ -281,9 +294,13 @@ def _name_changed_projections(tree: exp.Expression) -> None:
         for i, proj in enumerate(select.expressions):
             if isinstance(proj, exp.Alias | exp.Column | exp.Star):
                 continue
-            if any(_function(n) is not None or isinstance(n, exp.Greatest | exp.Least) for n in proj.walk()):
+            probe = proj.copy()  # _function builds its answer from the node's children: ask a copy
+            if any(_function(n) is not None or isinstance(n, exp.Greatest | exp.Least) for n in list(probe.walk())):
+                shown = proj.copy()
+                for div in shown.find_all(exp.Div):
+                    div.set("typed", True)  # `/` is SQLite's (integer division): shown without a CAST
                 select.expressions[i] = exp.alias_(
-                    proj, exp.to_identifier(sqlite_json._display_name(proj), quoted=True)
+                    proj, exp.to_identifier(sqlite_json._display_name(shown), quoted=True)
                 )
                 changed = True
         if changed:
