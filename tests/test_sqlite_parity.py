@@ -107,6 +107,8 @@ SAME_AS_SQLITE = [
     "SELECT k, min(i) FROM t",
     "SELECT i, k FROM t WHERE i IS NOT NULL AND i <> 2 GROUP BY i ORDER BY i",
     "SELECT upper(k), count(*) FROM t GROUP BY upper(k) ORDER BY 1",
+    "SELECT count(*) FILTER (WHERE i > 1), group_concat(k ORDER BY r DESC) FROM t",
+    "SELECT s IS NULL, count(*) FROM t GROUP BY s IS NULL ORDER BY 1",
     # text functions
     "SELECT k, upper(s), lower(s), length(s), substr(s, 2), substr(s, -3, 2), substr(s, 0, 2), instr(s, 'b'),"
     " replace(s, 'a', 'A'), trim(s), ltrim(s), rtrim(s), trim(s, ' p'), s || '!', ifnull(s, '-') FROM t ORDER BY k",

@@ -271,7 +271,7 @@ def _grouped(column: exp.Column, keys: set[str]) -> bool:
     """Inside an aggregate or a window, or (part of) a GROUP BY key: not bare."""
     node: exp.Expression | None = column
     while node is not None and not isinstance(node, exp.Select):
-        if _is_aggregate(node) or isinstance(node, exp.Window) or node.sql() in keys:
+        if _is_aggregate(node) or isinstance(node, exp.Window | exp.Filter | exp.WithinGroup) or node.sql() in keys:
             return True
         node = node.parent
     return False
