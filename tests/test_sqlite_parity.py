@@ -10,6 +10,7 @@ be equal, type included (int, float, str, None). docs/sql.md lists these differe
 from __future__ import annotations
 
 import math
+import re
 import sqlite3
 from collections.abc import Iterator
 from typing import Any
@@ -41,8 +42,15 @@ def lite() -> Iterator[sqlite3.Connection]:
     conn = sqlite3.connect(":memory:")
     conn.execute("CREATE TABLE t (k TEXT, s TEXT, i INTEGER, r REAL, d TEXT)")
     conn.executemany("INSERT INTO t VALUES (?, ?, ?, ?, ?)", ROWS)
-    # StackQL's json_equal (stackql/sqlite-ext-functions), as its C code behaves for valid JSON.
+    # StackQL's extension functions (stackql/sqlite-ext-functions), as their C code behaves.
     conn.create_function("json_equal", 2, _json_equal_reference, deterministic=True)
+    conn.create_function("split_part", 3, _split_part_reference, deterministic=True)
+    conn.create_function("regexp_like", 2, lambda s, p: None if s is None or p is None else int(
+        re.search(p, s) is not None), deterministic=True)
+    conn.create_function("regexp_substr", 2, lambda s, p: None if s is None or p is None else (
+        m.group(0) if (m := re.search(p, s)) else None), deterministic=True)
+    conn.create_function("regexp_replace", 3, lambda s, p, r: None if None in (s, p, r) else re.sub(p, r, s),
+                         deterministic=True)
     yield conn
     conn.close()
 
@@ -51,6 +59,14 @@ def _json_equal_reference(a: str, b: str) -> int:
     import json
 
     return int(json.loads(a) == json.loads(b))
+
+
+def _split_part_reference(source: str | None, sep: str | None, part: int) -> str | None:
+    if source is None or not sep:
+        return None
+    parts = source.split(sep)
+    index = len(parts) + part if part < 0 else part - 1
+    return parts[index] if 0 <= index < len(parts) else None
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +148,9 @@ SAME_AS_SQLITE = [
     "SELECT json_array_length('[1,2,3]'), json_type('{\"a\":[1]}', '$.a'), json_object('a', 1, 'b', 'x'),"
     " json_array(1, 'x', NULL)",
     "SELECT json_group_array(i), json_group_object(k, r) FROM t",
+    "SELECT k, split_part(d, '-', 2), split_part(d, '-', -1), split_part(d, '-', 4), split_part(s, '', 1),"
+    " split_part(s, ' ', 0), regexp_like(s, '^[a-z]+$'), regexp_substr(d, '[0-9]+:[0-9]+'),"
+    " regexp_replace(d, '[0-9]', '#'), replace(k, '', s) FROM t ORDER BY k",
     "SELECT json_equal('{\"a\": 1, \"b\": [1, 2]}', '{\"b\": [1, 2], \"a\": 1}'), json_equal('[1, 2]', '[2, 1]')",
 ]
 
@@ -221,7 +240,7 @@ CONDITION = st.one_of(
     st.tuples(TEXT_EXPR, st.sampled_from(["LIKE", "NOT LIKE", "GLOB", "="]), TEXT_EXPR).map(" ".join),
     TEXT_EXPR.map(lambda e: f"{e} IS NULL"),
 )
-PROFILE = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+PROFILE = settings(max_examples=int(__import__("os").environ.get("SKYQL_PARITY_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @PROFILE

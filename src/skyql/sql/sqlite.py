@@ -35,6 +35,11 @@ MACROS: tuple[str, ...] = (
     f" WHEN typeof(x) IN {_INT_TYPES} OR typeof(x) = 'BOOLEAN' THEN 'integer'"
     " WHEN typeof(x) IN ('DOUBLE', 'FLOAT') OR typeof(x) LIKE 'DECIMAL%' THEN 'real'"
     " WHEN typeof(x) = 'BLOB' THEN 'blob' ELSE 'text' END",
+    # replace(x, '', z) is x in SQLite, whatever z.
+    "CREATE OR REPLACE MACRO sqlite_replace(x, y, z) AS CASE WHEN y = '' THEN x ELSE replace(x, y, z) END",
+    # StackQL's split_part (stackql/sqlite-ext-functions): NULL for a part that is not there or an empty separator.
+    "CREATE OR REPLACE MACRO stackql_split_part(s, sep, n) AS CASE WHEN sep = '' OR n = 0"
+    " OR abs(n) > len(string_split(s, sep)) THEN NULL ELSE split_part(s, sep, n) END",
     # CAST(x AS INTEGER): text gives its longest integer prefix (else 0), reals are truncated.
     "CREATE OR REPLACE MACRO sqlite_cast_int(x) AS CASE WHEN x IS NULL THEN NULL"
     f" WHEN typeof(x) IN {_INT_TYPES} THEN TRY_CAST(x::VARCHAR AS BIGINT)"
@@ -123,6 +128,22 @@ def _function(node: exp.Expression) -> exp.Expression | None:  # noqa: PLR0911 -
         return escape
     if isinstance(node, exp.Lower | exp.Upper):
         return _ascii_case(node.this, isinstance(node, exp.Upper))
+    if isinstance(node, exp.Replace):
+        return _anon("sqlite_replace", node.this, node.expression, node.args["replacement"])
+    if isinstance(node, exp.SplitPart) and node.args.get("part_index") is not None:
+        return _anon("stackql_split_part", node.this, node.args["delimiter"], node.args["part_index"])
+    if isinstance(node, exp.RegexpLike) and not node.args.get("flag"):  # StackQL's regexp_like: 1 or 0
+        return _cast(exp.RegexpLike(this=node.this, expression=node.expression), "BIGINT")
+    if isinstance(node, exp.RegexpSubstr) and not any(node.args.get(k) for k in ("position", "occurrence")):
+        # StackQL's regexp_substr: the first match, NULL when there is none
+        return exp.Case(ifs=[exp.If(this=exp.RegexpLike(this=node.this.copy(), expression=node.expression.copy()),
+                                    true=exp.RegexpExtract(this=node.this, expression=node.expression))])
+    if isinstance(node, exp.RegexpReplace) and node.args.get("modifiers") is None and node.args.get(
+            "position") is None:
+        # StackQL's regexp_replace replaces every match
+        replaced = node.copy()
+        replaced.set("modifiers", exp.Literal.string("g"))
+        return replaced
     if isinstance(node, exp.Typeof):
         return _anon("sqlite_typeof", node.this)
     if isinstance(node, exp.Round):
