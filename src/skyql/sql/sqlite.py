@@ -56,7 +56,8 @@ MACROS: tuple[str, ...] = (
     " '^\\s*([+-]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][+-]?[0-9]+)?)', 1) AS DOUBLE), 0.0::DOUBLE) END",
 )
 _TEXT_FUNCTIONS = {"date", "time", "datetime", "strftime", "printf"}
-_TIME_FUNCTIONS = {"date": "DATE", "datetime": "TIMESTAMP"}
+_TIME_FUNCTIONS = {"date", "datetime"}
+_DUCKDB_TIME_TYPES = ("TIMESTAMP WITH TIME ZONE", "TIMESTAMP", "DATE", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S")
 _INT_CASTS = (exp.DataType.Type.INT, exp.DataType.Type.BIGINT, exp.DataType.Type.SMALLINT,
               exp.DataType.Type.TINYINT)
 _REAL_CASTS = (exp.DataType.Type.FLOAT, exp.DataType.Type.DOUBLE)
@@ -128,6 +129,14 @@ def _function(node: exp.Expression) -> exp.Expression | None:  # noqa: PLR0911 -
         return escape
     if isinstance(node, exp.Lower | exp.Upper):
         return _ascii_case(node.this, isinstance(node, exp.Upper))
+    if isinstance(node, _COMPARISONS):
+        return _time_comparison(node)
+    if isinstance(node, exp.Between) and (_time_call(node.args["low"]) or _time_call(node.args["high"])):
+        # x BETWEEN a AND b is x >= a AND x <= b: each comparison then reads times as times.
+        x = node.this
+        low = exp.GTE(this=x.copy(), expression=node.args["low"])
+        high = exp.LTE(this=x, expression=node.args["high"])
+        return exp.Paren(this=exp.And(this=_time_comparison(low) or low, expression=_time_comparison(high) or high))
     if isinstance(node, exp.Replace):
         return _anon("sqlite_replace", node.this, node.expression, node.args["replacement"])
     if isinstance(node, exp.SplitPart) and node.args.get("part_index") is not None:
@@ -184,15 +193,65 @@ def _sqlite_call(node: exp.Expression, name: str, args: list[exp.Expression]) ->
     udf = "sqlite_real" if name == "julianday" else "sqlite_int" if name == "unixepoch" else "sqlite_text"
     values = exp.Array(expressions=[_cast(a, "VARCHAR") for a in args])
     call: exp.Expression = _anon(udf, exp.Literal.string(name), _cast(values, "VARCHAR[]"))
-    to = _TIME_FUNCTIONS.get(name)
-    if to is not None and _compared_with_non_string(node):
-        call = exp.TryCast(this=call, to=exp.DataType.build(to))
-    elif udf == "sqlite_text" and _in_arithmetic(node):
+    if udf == "sqlite_text" and _in_arithmetic(node):
         # SQLite reads text as a number in arithmetic: strftime('%s', 'now') - strftime('%s', createTime).
         fmt = args[0] if name == "strftime" and args else None
         integral = isinstance(fmt, exp.Literal) and fmt.is_string and _INTEGER_FORMAT.match(fmt.this)
         call = _anon("sqlite_cast_int" if integral else "sqlite_cast_real", call)
     return call
+
+
+def _text_as_number(text: str) -> exp.Expression:
+    """The number SQLite reads from text in arithmetic: its longest numeric prefix, else 0."""
+    match = _NUMERIC_PREFIX.match(text)
+    if match is None:
+        return exp.Literal.number(0)
+    number = match.group(1)
+    if re.fullmatch(r"[+-]?\d+", number) and abs(int(number)) < 2**63:
+        return exp.Literal.number(int(number))
+    return _cast(exp.Literal.number(float(number)), "DOUBLE")
+
+
+def _in_arithmetic(node: exp.Expression) -> bool:
+    parent = node.parent
+    while isinstance(parent, exp.Paren):
+        parent = parent.parent
+    return isinstance(parent, exp.Add | exp.Sub | exp.Mul | exp.Div | exp.IntDiv | exp.Mod | exp.Neg)
+
+
+def _time_call(node: exp.Expression) -> bool:
+    """A datetime() or date() call, as _sqlite_call wrote it."""
+    while isinstance(node, exp.Paren):
+        node = node.this
+    return (isinstance(node, exp.Anonymous) and node.name.lower() == "sqlite_text"
+            and node.expressions[0].name in _TIME_FUNCTIONS)
+
+
+def _time_comparison(node: exp.Expression) -> exp.Expression | None:
+    """datetime()/date() beside a timestamp compare as times; beside anything else as text, as in SQLite.
+
+    Google's timestamps are typed columns in skyql (text in StackQL): `createTime > datetime('now', '-7 days')`
+    must compare times. The partner's type is DuckDB's to know, so both readings are written out.
+    """
+    left, right = node.this, node.expression
+    if _time_call(left) == _time_call(right):
+        return None
+    call, other = (left, right) if _time_call(left) else (right, left)
+    if isinstance(other, exp.Literal) and other.is_string:
+        return None
+
+    def compare(a: exp.Expression, b: exp.Expression) -> exp.Expression:
+        pair = (a, b) if call is left else (b, a)
+        return type(node)(this=pair[0], expression=pair[1])
+
+    as_text = _cast(other.copy(), "VARCHAR")
+    is_time = exp.In(this=_anon("typeof", other.copy()),
+                     expressions=[exp.Literal.string(t) for t in _DUCKDB_TIME_TYPES])
+    return exp.Case(
+        ifs=[exp.If(this=is_time, true=compare(exp.TryCast(this=call.copy(), to=exp.DataType.build("TIMESTAMPTZ")),
+                                               exp.TryCast(this=as_text.copy(), to=exp.DataType.build("TIMESTAMPTZ"))))],
+        default=compare(call.copy(), as_text),
+    )
 
 
 def _text_as_number(text: str) -> exp.Expression:
