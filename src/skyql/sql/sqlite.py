@@ -73,14 +73,7 @@ def rewrite(expression: exp.Expression) -> exp.Expression:
     _name_changed_projections(tree)
     for select in list(tree.find_all(exp.Select)):
         _bare_columns(select)
-    for node in list(tree.find_all(exp.Expression, bfs=False))[::-1]:
-        replacement = _function(node)
-        if replacement is not None:
-            if node is tree:
-                tree = replacement
-            else:
-                node.replace(replacement)
-    return sqlite_json.rewrite(tree)
+    return sqlite_json.rewrite(sqlite_json.replace_bottom_up(tree, _function))
 
 
 def rewrite_sql(sql: str, read: str = "skyql") -> str:
@@ -252,37 +245,6 @@ def _time_comparison(node: exp.Expression) -> exp.Expression | None:
                                                exp.TryCast(this=as_text.copy(), to=exp.DataType.build("TIMESTAMPTZ"))))],
         default=compare(call.copy(), as_text),
     )
-
-
-def _text_as_number(text: str) -> exp.Expression:
-    """The number SQLite reads from text in arithmetic: its longest numeric prefix, else 0."""
-    match = _NUMERIC_PREFIX.match(text)
-    if match is None:
-        return exp.Literal.number(0)
-    number = match.group(1)
-    if re.fullmatch(r"[+-]?\d+", number) and abs(int(number)) < 2**63:
-        return exp.Literal.number(int(number))
-    return _cast(exp.Literal.number(float(number)), "DOUBLE")
-
-
-def _in_arithmetic(node: exp.Expression) -> bool:
-    parent = node.parent
-    while isinstance(parent, exp.Paren):
-        parent = parent.parent
-    return isinstance(parent, exp.Add | exp.Sub | exp.Mul | exp.Div | exp.IntDiv | exp.Mod | exp.Neg)
-
-
-def _compared_with_non_string(node: exp.Expression) -> bool:
-    child, parent = node, node.parent
-    while isinstance(parent, exp.Paren):
-        child, parent = parent, parent.parent
-    if isinstance(parent, _COMPARISONS):
-        other = parent.expression if child is parent.this else parent.this
-    elif isinstance(parent, exp.Between) and child is parent.this:
-        other = parent.args.get("low")
-    else:
-        return False
-    return not (isinstance(other, exp.Literal) and other.is_string)
 
 
 # -- bare columns ----------------------------------------------------------------------------------

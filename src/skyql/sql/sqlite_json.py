@@ -192,17 +192,25 @@ def rewrite(expression: exp.Expression) -> exp.Expression:
     # Innermost first, so an outer call is rebuilt from already rewritten arguments.
     for dyn in reversed(dynamics):
         _apply(dyn)
-    for node in list(tree.find_all(exp.Expression, bfs=False))[::-1]:
-        replacement = _plain_function(node)
-        if replacement is not None:
-            if node is tree:
-                tree = replacement
-            else:
-                node.replace(replacement)
+    tree = replace_bottom_up(tree, _plain_function)
     for select in sorted_selects:
         _spell_out_group_by_all(select)
     if isinstance(tree, exp.Select):
         _add_type_columns(tree, [(i, d.kind) for i, d in values if i is not None and d.kind is not None])
+    return tree
+
+
+def replace_bottom_up(
+    tree: exp.Expression, replace: Callable[[exp.Expression], exp.Expression | bool | None]
+) -> exp.Expression:
+    """Replace each node by `replace(node)` when that is a node, children before parents; the new root."""
+    for node in list(tree.find_all(exp.Expression, bfs=False))[::-1]:
+        replacement = replace(node)
+        if isinstance(replacement, exp.Expression):
+            if node is tree:
+                tree = replacement
+            else:
+                node.replace(replacement)
     return tree
 
 
