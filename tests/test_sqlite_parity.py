@@ -147,6 +147,8 @@ SAME_AS_SQLITE = [
     # JSON functions StackQL users type
     "SELECT json_array_length('[1,2,3]'), json_type('{\"a\":[1]}', '$.a'), json_object('a', 1, 'b', 'x'),"
     " json_array(1, 'x', NULL)",
+    "SELECT typeof(json_extract('{\"a\": 1, \"b\": 1.5, \"c\": \"x\", \"d\": true, \"e\": [1], \"f\": null}', p))"
+    " FROM (SELECT '$.' || k AS p FROM t)",
     "SELECT json_group_array(i), json_group_object(k, r) FROM t",
     "SELECT k, split_part(d, '-', 2), split_part(d, '-', -1), split_part(d, '-', 4), split_part(s, '', 1),"
     " split_part(s, ' ', 0), regexp_like(s, '^[a-z]+$'), regexp_substr(d, '[0-9]+:[0-9]+'),"

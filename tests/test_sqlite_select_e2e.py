@@ -52,6 +52,8 @@ def test_double_quoted_text_that_names_no_column_is_a_string(session, jobs):
         'ORDER BY "jobId"'
     )
     assert result.rows == [("job_a", "seen"), ("job_b", "seen")]
+    bare = session.execute(f'SELECT "hello", state FROM google.ml.jobs WHERE projectsId = \'{jobs}\' LIMIT 1')
+    assert bare.columns == ["hello", "state"] and bare.rows[0][0] == "hello"
 
 
 def test_a_bare_column_beside_group_by_comes_from_a_row_of_its_group(session, jobs):

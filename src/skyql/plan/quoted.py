@@ -30,7 +30,10 @@ def quoted_strings(scopes: list[Scope], resolver: Resolver) -> bool:
                 continue
             if not _columns_known(scope, resolver):
                 continue
-            column.replace(exp.Literal.string(column.name))
+            text = exp.Literal.string(column.name)
+            # SQLite names the column by the word, as it names a column.
+            column.replace(exp.alias_(text, exp.to_identifier(column.name, quoted=True))
+                           if column.parent is select and column.arg_key == "expressions" else text)
             changed = True
     return changed
 

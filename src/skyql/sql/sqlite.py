@@ -35,6 +35,8 @@ MACROS: tuple[str, ...] = (
     f" WHEN typeof(x) IN {_INT_TYPES} OR typeof(x) = 'BOOLEAN' THEN 'integer'"
     " WHEN typeof(x) IN ('DOUBLE', 'FLOAT') OR typeof(x) LIKE 'DECIMAL%' THEN 'real'"
     " WHEN typeof(x) = 'BLOB' THEN 'blob' ELSE 'text' END",
+    "CREATE OR REPLACE MACRO sqlite_json_typeof(word) AS CASE WHEN word IS NULL THEN 'null'"
+    " WHEN word IN ('true', 'false') THEN 'integer' WHEN word IN ('object', 'array') THEN 'text' ELSE word END",
     # replace(x, '', z) is x in SQLite, whatever z.
     "CREATE OR REPLACE MACRO sqlite_replace(x, y, z) AS CASE WHEN y = '' THEN x ELSE replace(x, y, z) END",
     # StackQL's split_part (stackql/sqlite-ext-functions): NULL for a part that is not there or an empty separator.
@@ -147,6 +149,11 @@ def _function(node: exp.Expression) -> exp.Expression | None:  # noqa: PLR0911 -
         replaced.set("modifiers", exp.Literal.string("g"))
         return replaced
     if isinstance(node, exp.Typeof):
+        extract = sqlite_json._extract_args(node.this)
+        if extract is not None and len(extract[1]) == 1:
+            # A JSON value's SQLite type: true/false are integers, objects and arrays text.
+            word = _anon("sqlite_json_type", extract[0], extract[1][0])
+            return _anon("sqlite_json_typeof", word)
         return _anon("sqlite_typeof", node.this)
     if isinstance(node, exp.Round):
         places = node.args.get("decimals")
