@@ -111,7 +111,8 @@ SAME_AS_SQLITE = [
     "SELECT k, julianday(d), date(d), time(d), datetime(d), unixepoch(d) FROM t ORDER BY k",
     "SELECT k, strftime('%s', d), strftime('%Y-%m-%d %H:%M:%f', d), strftime('%j %w %W %J', d) FROM t ORDER BY k",
     "SELECT k, date(d, '+1 day'), date(d, 'start of month'), datetime(d, '-3 hours', '+15 minutes'),"
-    " date(d, 'start of year', '+1 month', '-1 day'), date(d, 'weekday 0'), datetime(d, 'utc') FROM t ORDER BY k",
+    " date(d, 'start of year', '+1 month', '-1 day'), date(d, 'weekday 0'), datetime(d, 'utc'),"
+    " datetime(d, 'localtime'), datetime(d, 'start of day', '+1 day', '-1 second') FROM t ORDER BY k",
     "SELECT datetime(1700000000, 'unixepoch'), date(1700000000, 'unixepoch', 'start of day'),"
     " julianday('2024-05-05') - julianday('2024-01-01'), strftime('%s', '2024-05-05T08:30:51Z') + 0",
     "SELECT time('12:30:15', '+90 minutes'), datetime('2024-01-31', '+1 month'), date('2024-03-31', '-1 month')",
@@ -241,6 +242,7 @@ CONDITION = st.one_of(
     st.tuples(INT_EXPR, st.sampled_from(["=", "<>", "<", ">=", "IS", "IS NOT"]), INT_EXPR).map(" ".join),
     st.tuples(TEXT_EXPR, st.sampled_from(["LIKE", "NOT LIKE", "GLOB", "="]), TEXT_EXPR).map(" ".join),
     TEXT_EXPR.map(lambda e: f"{e} IS NULL"),
+    st.tuples(REAL_EXPR, st.sampled_from(["=", "<", ">=", "<>"]), st.one_of(REAL_EXPR, INT_EXPR)).map(" ".join),
 )
 PROFILE = settings(max_examples=int(__import__("os").environ.get("SKYQL_PARITY_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -255,6 +257,13 @@ def test_generated_expressions_answer_as_sqlite_does(lite, engine, expr: str) ->
 @given(condition=CONDITION)
 def test_generated_conditions_keep_the_rows_sqlite_keeps(lite, engine, condition: str) -> None:
     assert_same_answer(lite, engine, f"SELECT k FROM t WHERE {condition} ORDER BY k")
+
+
+@PROFILE
+@given(expr=INT_EXPR, aggregate=st.sampled_from(["count(*)", "total(r)", "max(r)", "min(k)", "group_concat(k)"]))
+def test_generated_groups_answer_as_sqlite_does(lite, engine, expr: str, aggregate: str) -> None:
+    sql = f"SELECT {expr} AS g, {aggregate}, upper(s) FROM t WHERE k <> 'b' GROUP BY g, s ORDER BY g, s"
+    assert_same_answer(lite, engine, sql)
 
 
 @PROFILE
