@@ -5,12 +5,12 @@ SQLite's spellings (scalar max(a, b), strftime(format, time), NULLs first); this
 SQLite's semantics, then skyql.sql.sqlite_json does json1:
 
 - date, time, datetime, julianday, unixepoch, strftime and printf/format are answered by SQLite itself
-  (skyql.engine.sqlite_functions), with every format and modifier. datetime() and date() compared with
-  something other than a string are timestamps / dates, so `createTime > datetime('now', '-7 days')` compares
-  times (Google timestamps are typed columns in skyql, text in StackQL).
-- total(), LIKE folding ASCII case, lower/upper of ASCII letters only, CAST to INTEGER / REAL reading the
+  (skyql.engine.sqlite_functions), with every format and modifier. datetime() and date() compared with a
+  timestamp or date compare as times, so `createTime > datetime('now', '-7 days')` works (Google timestamps are
+  typed columns in skyql, text in StackQL); compared with anything else, as text.
+- total(), replace(), LIKE folding ASCII case, lower/upper of ASCII letters only, CAST to INTEGER / REAL reading the
   longest numeric prefix of text (and truncating reals), round() returning a real, typeof()'s words, numbers
-  with a point being reals (not DuckDB's DECIMAL), JSON_EQUAL (StackQL's), and bare columns beside GROUP BY
+  with a point being reals (not DuckDB's DECIMAL), StackQL's own json_equal, split_part and regexp_*, and bare columns beside GROUP BY
   or an aggregate (SQLite takes them from one row of the group; from the row of the max/min when the query
   has exactly one max() or min()).
 - `/` of two integers divides as integers and x/0 is NULL: engine settings (`SETTINGS`), not a rewrite.
