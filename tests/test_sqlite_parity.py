@@ -129,6 +129,8 @@ SAME_AS_SQLITE = [
     # text functions
     "SELECT k, upper(s), lower(s), length(s), substr(s, 2), substr(s, -3, 2), substr(s, 0, 2), instr(s, 'b'),"
     " replace(s, 'a', 'A'), trim(s), ltrim(s), rtrim(s), trim(s, ' p'), s || '!', ifnull(s, '-') FROM t ORDER BY k",
+    "SELECT k, length(i), substr(i, 2), instr(i, '5'), trim(i, '-'), replace(i, '5', 'five'), length(NULL),"
+    " upper(i) FROM t ORDER BY k",
     "SELECT k, printf('%5.2f|%d|%s|%x|%-4s|', r, i, s, i, k), format('%03d', i), printf('%s', NULL) FROM t ORDER BY k",
     "SELECT k, typeof(i), typeof(r), typeof(s), typeof(d), typeof(1.5), typeof(2), typeof(NULL) FROM t ORDER BY k",
     "SELECT k, iif(i > 1, 'big', 'small'), coalesce(s, k), abs(i), abs(r), round(r), round(r, 2), round(i) "
@@ -198,6 +200,8 @@ def _exprs() -> tuple[st.SearchStrategy[str], st.SearchStrategy[str], st.SearchS
             st.tuples(st.sampled_from(["max", "min"]), inner_int, inner_int).map(lambda t: f"{t[0]}({t[1]}, {t[2]})"),
             inner_int.map(lambda e: f"abs({e})"),
             inner_text.map(lambda e: f"length({e})"),
+            inner_int.map(lambda e: f"length({e})"),
+            st.tuples(inner_int, inner_int).map(lambda t: f"instr({t[0]}, {t[1]})"),
             st.tuples(inner_text, inner_text).map(lambda t: f"instr({t[0]}, {t[1]})"),
             inner_text.map(lambda e: f"CAST({e} AS INTEGER)"),
             st.tuples(inner_int, inner_int).map(lambda t: f"ifnull({t[0]}, {t[1]})"),

@@ -133,7 +133,16 @@ def _function(node: exp.Expression) -> exp.Expression | None:  # noqa: PLR0911 -
         high = exp.LTE(this=x, expression=node.args["high"])
         return exp.Paren(this=exp.And(this=_time_comparison(low) or low, expression=_time_comparison(high) or high))
     if isinstance(node, exp.Replace):
-        return _anon("sqlite_replace", node.this, node.expression, node.args["replacement"])
+        return _anon("sqlite_replace", _text(node.this), _text(node.expression), node.args["replacement"])
+    if isinstance(node, exp.Substring | exp.Length | exp.Trim | exp.StrPosition):
+        # SQLite's text functions read a number as its text: length(12345) is 5.
+        keys = [k for k in ("this", "substr", "expression") if isinstance(node.args.get(k), exp.Expression)]
+        if all(_is_text(node.args[k]) for k in keys):
+            return None
+        texted = node.copy()
+        for key in keys:
+            texted.set(key, _text(node.args[key].copy()))
+        return texted
     if isinstance(node, exp.SplitPart) and node.args.get("part_index") is not None:
         return _anon("stackql_split_part", node.this, node.args["delimiter"], node.args["part_index"])
     if isinstance(node, exp.RegexpLike) and not node.args.get("flag"):  # StackQL's regexp_like: 1 or 0
@@ -170,6 +179,15 @@ def _function(node: exp.Expression) -> exp.Expression | None:  # noqa: PLR0911 -
             and not isinstance(node.parent, exp.Cast | exp.DataType | exp.Interval | exp.DataTypeParam)):
         return _cast(node.copy(), "DOUBLE")  # 1.5 is a real in SQLite, a DECIMAL in DuckDB
     return None
+
+
+def _is_text(node: exp.Expression) -> bool:
+    return (isinstance(node, exp.Literal) and node.is_string) or (
+        isinstance(node, exp.Cast) and node.to.is_type(*exp.DataType.TEXT_TYPES))
+
+
+def _text(node: exp.Expression) -> exp.Expression:
+    return node if _is_text(node) else _cast(node, "VARCHAR")
 
 
 def _folded_like(like: exp.Like) -> exp.Like:
