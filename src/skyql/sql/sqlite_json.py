@@ -214,13 +214,6 @@ def replace_bottom_up(
     return tree
 
 
-def rewrite_sql(sql: str, read: str = "duckdb") -> str:
-    """Rewrite one statement (parsed as `read`) to DuckDB SQL, for tests and tools."""
-    import sqlglot
-
-    return rewrite(sqlglot.parse_one(sql, read=read)).sql("duckdb")
-
-
 # -- finding values of dynamic type ---------------------------------------------------------------
 
 
