@@ -30,6 +30,12 @@ SETTINGS: tuple[str, ...] = ("SET integer_division = true", "SET error_on_divisi
 _INT_TYPES = "('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'UTINYINT', 'USMALLINT', 'UINTEGER'," \
     " 'UBIGINT', 'UHUGEINT')"
 MACROS: tuple[str, ...] = (
+    # ASCII-only case mapping: DuckDB's lower() where the text is ASCII (fast), translate() where it is not.
+    *(
+        f"CREATE OR REPLACE MACRO sqlite_{fn}(x) AS CASE WHEN NOT regexp_matches(x, '[^\\x00-\\x7F]')"
+        f" THEN {fn}(x) ELSE translate(x, '{a}', '{b}') END"
+        for fn, a, b in (("lower", _UPPER, _LOWER), ("upper", _LOWER, _UPPER))
+    ),
     # SQLite's type words for a DuckDB value: timestamps and JSON are text in StackQL's SQLite.
     "CREATE OR REPLACE MACRO sqlite_typeof(x) AS CASE WHEN x IS NULL THEN 'null'"
     f" WHEN typeof(x) IN {_INT_TYPES} OR typeof(x) = 'BOOLEAN' THEN 'integer'"
@@ -100,8 +106,10 @@ def _cast(node: exp.Expression, to: str) -> exp.Cast:
 
 def _ascii_case(node: exp.Expression, upper: bool) -> exp.Expression:
     """SQLite's lower()/upper() change ASCII letters only."""
-    source, target = (_LOWER, _UPPER) if upper else (_UPPER, _LOWER)
-    return _anon("translate", _cast(node, "VARCHAR"), exp.Literal.string(source), exp.Literal.string(target))
+    if isinstance(node, exp.Literal) and node.is_string:
+        table = str.maketrans(_LOWER, _UPPER) if upper else str.maketrans(_UPPER, _LOWER)
+        return exp.Literal.string(node.this.translate(table))
+    return _anon("sqlite_upper" if upper else "sqlite_lower", _cast(node, "VARCHAR"))
 
 
 def _function(node: exp.Expression) -> exp.Expression | None:  # noqa: PLR0911 - one case per SQLite function
