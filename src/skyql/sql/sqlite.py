@@ -140,7 +140,7 @@ def _function(node: exp.Expression) -> exp.Expression | None:  # noqa: PLR0911 -
         low = exp.GTE(this=x.copy(), expression=node.args["low"])
         high = exp.LTE(this=x, expression=node.args["high"])
         return exp.Paren(this=exp.And(this=_time_comparison(low) or low, expression=_time_comparison(high) or high))
-    if isinstance(node, exp.Replace):
+    if isinstance(node, exp.Replace) and node.args.get("replacement") is not None:
         return _anon("sqlite_replace", _text(node.this), _text(node.expression), node.args["replacement"])
     if isinstance(node, exp.Substring | exp.Length | exp.Trim | exp.StrPosition):
         # SQLite's text functions read a number as its text: length(12345) is 5.
