@@ -358,7 +358,8 @@ def test_executemany_runs_once_per_parameter_set_and_totals_rowcount(cur):
 
 def test_executemany_stops_at_the_first_failing_parameter_set(cur):
     with pytest.raises(dbapi.DatabaseError, match="x"):
-        cur.executemany("SELECT CAST(? AS INTEGER) AS a", [["1"], ["x"], ["2"]])
+        # (CAST('x' AS INTEGER) is 0, as in SQLite: a date that is no date fails.)
+        cur.executemany("SELECT CAST(? AS DATE) AS a", [["2024-01-01"], ["x"], ["2024-01-02"]])
     assert cur.rowcount == 1
 
 

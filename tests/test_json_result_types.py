@@ -24,7 +24,7 @@ from skyql.emulator import Emulator
 from skyql.engine import Engine
 from skyql.result import JsonText
 from skyql.session import Options, Session
-from skyql.sql.sqlite_json import rewrite_sql
+from skyql.sql.sqlite import rewrite_sql
 from tests.test_engine_json import engine_with, sqlite_with
 
 # Raw JSON text, so that skyql and sqlite3 read the same bytes (1E3, big integers, escapes).

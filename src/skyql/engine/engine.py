@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from skyql.engine import sqlite_functions
 from skyql.engine.inserter import Inserter
 from skyql.engine.loader import TableLoader, TableSpec
 from skyql.engine.sqlite_values import typed_result, visible_width
@@ -18,7 +19,7 @@ from skyql.engine.types import quote
 from skyql.errors import ConfigError, NotFoundError, SkyqlError, SqlError, did_you_mean
 from skyql.registry.model import Column
 from skyql.result import Result
-from skyql.sql import sqlite_json
+from skyql.sql import sqlite, sqlite_json
 
 if TYPE_CHECKING:
     import pyarrow
@@ -42,8 +43,13 @@ class Engine:
         self._loaders: dict[str, TableLoader] = {}
         # Google timestamps are UTC; results and now() use UTC whatever the machine's zone.
         self._conn.execute("SET TimeZone = 'UTC'")
-        sqlite_json.install(self._conn)
-        self._tree = False  # json_tree's macro, installed by the first statement that calls it
+        # The local SQL is SQLite's (StackQL's engine): its arithmetic, functions and JSON semantics.
+        for statement in (*sqlite.SETTINGS, *sqlite.MACROS, *sqlite_json.MACROS):
+            self._conn.execute(statement)
+        # Python functions (SQLite's date functions, json_tree's depth check) are registered by the first
+        # statement that calls one: registering any makes DuckDB import numpy, ~0.1 s of a first query.
+        self._udfs = False
+        self._tree = False
         self._inserter = Inserter(self._conn.cursor())
         if safe:
             for setting in _SAFE_SETTINGS:
@@ -110,6 +116,7 @@ class Engine:
         sql = f"SELECT DISTINCT {col} FROM {quote(key)} WHERE {col} IS NOT NULL"
         if where:
             sql += f" AND ({where})"
+            self._functions_for(where)
         return [row[0] for row in self._run(lambda: self._conn.execute(sql + " ORDER BY 1").fetchall())]
 
     def drop(self, key: str) -> None:
@@ -164,10 +171,18 @@ class Engine:
 
     def _relation(self, sql: str, params: Sequence[Any] | None) -> duckdb.DuckDBPyRelation | None:
         self.flush()
-        if not self._tree and sqlite_json.TREE_MACRO_NAME in sql.lower():
+        self._functions_for(sql)
+        return self._run(lambda: self._conn.sql(sql, params=list(params) if params else None))
+
+    def _functions_for(self, sql: str) -> None:
+        """Register the Python functions `sql` calls that are not registered yet."""
+        low = sql.lower()
+        if not self._udfs and any(name in low for name in sqlite_functions.NAMES):
+            sqlite_functions.register(self._conn)
+            self._udfs = True
+        if not self._tree and sqlite_json.TREE_MACRO_NAME in low:
             sqlite_json.install_tree(self._conn)
             self._tree = True
-        return self._run(lambda: self._conn.sql(sql, params=list(params) if params else None))
 
     def _run(self, fn: Any) -> Any:
         try:

@@ -14,7 +14,7 @@ from sqlglot import exp
 from skyql.plan.conditions import Constraints
 from skyql.plan.refs import Ref
 from skyql.plan.resolve import Resolver
-from skyql.sql import sqlite_json
+from skyql.sql import sqlite
 
 # Nodes whose value may differ between the query that picks parameter values and the final one.
 _VOLATILE = (exp.Rand, exp.Uuid, exp.CurrentTimestamp, exp.CurrentDate, exp.CurrentTime, exp.CurrentDatetime)
@@ -38,7 +38,7 @@ def source_filter(ref: Ref, key: str, resolver: Resolver, constraints: Constrain
         return None
     condition = exp.and_(*(_on_table(c.copy(), key) for c in kept))
     # The same SQLite JSON semantics as the final query, so both agree on which rows pass.
-    query = sqlite_json.rewrite(exp.select("1").from_(exp.to_table(key)).where(condition))
+    query = sqlite.rewrite(exp.select("1").from_(exp.to_table(key)).where(condition))
     return query.args["where"].this.sql(dialect="duckdb")
 
 

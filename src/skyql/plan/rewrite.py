@@ -6,7 +6,7 @@ from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
 
 from skyql.plan.refs import Ref
-from skyql.sql import sqlite_json
+from skyql.sql import sqlite
 
 
 def rewrite_tables(
@@ -31,7 +31,7 @@ def rewrite_tables(
         table.set("db", None)
         table.set("catalog", None)
     # StackQL users write SQLite's json1 functions; give them SQLite's semantics in DuckDB.
-    return sqlite_json.rewrite(expression).sql(dialect="duckdb")
+    return sqlite.rewrite(expression).sql(dialect="duckdb")
 
 
 def _name(name: str) -> exp.Identifier:

@@ -27,6 +27,7 @@ from skyql.plan.limit import pushdown_limit
 from skyql.plan.literals import value_key
 from skyql.plan.methods import Choice, and_list, check_unused, choose_method
 from skyql.plan.model import Fetch, JoinParam, Plan
+from skyql.plan.quoted import quoted_strings
 from skyql.plan.refs import Ref, check_table_names, find_refs
 from skyql.plan.resolve import Resolver
 from skyql.plan.rewrite import rewrite_tables
@@ -64,6 +65,10 @@ def plan_query(expression: exp.Expression, registry: Registry, params: Sequence[
         scopes = traverse_scope(tree)
         refs = find_refs(scopes, registry)
         resolver = Resolver(refs)
+        if quoted_strings(scopes, resolver):  # SQLite's "text" that names no column
+            scopes = traverse_scope(tree)
+            refs = find_refs(scopes, registry)
+            resolver = Resolver(refs)
         constraints = Constraints(resolver, scopes)
         usage = ColumnUsage(resolver, scopes)
     except OptimizeError as err:

@@ -24,8 +24,7 @@ Several paths (`json_extract(x, '$.a', '$.b')`) give a JSON array, as in SQLite.
 `->>` gets json_extract's semantics. json_each/json_tree have SQLite's columns (key, value, type, atom, id,
 parent, fullkey, path); value, atom and key are text and follow the same contexts (key is an integer for array
 elements in the value context). json_type answers SQLite's words, json_valid and json_array_length give
-integers, json_group_array/object give [] / {} for no rows, datetime('now', '-7 days') and strftime(fmt, 'now')
-give timestamps.
+integers, json_group_array/object give [] / {} for no rows. (SQLite's other functions: skyql.sql.sqlite.)
 """
 
 from __future__ import annotations
@@ -171,7 +170,6 @@ _JSON_FUNCTIONS = {
     "json_tree",
 }
 _JSON_NODES = (exp.JSONType, exp.JSONArrayAgg, exp.JSONObjectAgg, exp.JSONExtract, exp.JSONExtractScalar)
-_MODIFIER = re.compile(r"^\s*([+-]?\d+(?:\.\d+)?)\s+(second|minute|hour|day|month|year)s?\s*$", re.IGNORECASE)
 
 
 @dataclass
@@ -240,13 +238,7 @@ def rewrite(expression: exp.Expression) -> exp.Expression:
     # Innermost first, so an outer call is rebuilt from already rewritten arguments.
     for dyn in reversed(dynamics):
         _apply(dyn)
-    for node in list(tree.find_all(exp.Expression, bfs=False))[::-1]:
-        replacement = _plain_function(node)
-        if replacement is not None:
-            if node is tree:
-                tree = replacement
-            else:
-                node.replace(replacement)
+    tree = replace_bottom_up(tree, _plain_function)
     for select in sorted_selects:
         _spell_out_group_by_all(select)
     if isinstance(tree, exp.Select):
@@ -254,11 +246,18 @@ def rewrite(expression: exp.Expression) -> exp.Expression:
     return tree
 
 
-def rewrite_sql(sql: str, read: str = "duckdb") -> str:
-    """Rewrite one statement (parsed as `read`) to DuckDB SQL, for tests and tools."""
-    import sqlglot
-
-    return rewrite(sqlglot.parse_one(sql, read=read)).sql("duckdb")
+def replace_bottom_up(
+    tree: exp.Expression, replace: Callable[[exp.Expression], exp.Expression | bool | None]
+) -> exp.Expression:
+    """Replace each node by `replace(node)` when that is a node, children before parents; the new root."""
+    for node in list(tree.find_all(exp.Expression, bfs=False))[::-1]:
+        replacement = replace(node)
+        if isinstance(replacement, exp.Expression):
+            if node is tree:
+                tree = replacement
+            else:
+                node.replace(replacement)
+    return tree
 
 
 # -- finding values of dynamic type ---------------------------------------------------------------
@@ -639,7 +638,7 @@ def _table_functions(tree: exp.Expression) -> None:
 
 
 def _plain_function(node: exp.Expression, dry: bool = False) -> exp.Expression | bool | None:
-    """The DuckDB form of a JSON or date function whose result type does not depend on the context."""
+    """The DuckDB form of a JSON function whose result type does not depend on the context."""
     builder = _builder(node)
     if builder is None:
         return None
@@ -677,36 +676,4 @@ def _builder(node: exp.Expression) -> Callable[[], exp.Expression] | None:
         return lambda: exp.Coalesce(
             this=anon("json_group_object", *pair), expressions=[cast(exp.Literal.string("{}"), "JSON")]
         )
-    if name == "datetime" and args:
-        return lambda: _datetime(args)
-    if isinstance(node, exp.Datetime):
-        return lambda: _datetime([a for a in (node.this, node.expression) if a is not None])
-    if isinstance(node, exp.TsOrDsToTimestamp) and _is_now(node.this):
-        return exp.CurrentTimestamp
-    if isinstance(node, exp.Date) and _is_now(node.this):
-        return exp.CurrentDate
-    # strftime('%Y', 'now'), in either argument order.
-    if _is_now(node) and isinstance(node.parent, exp.TimeToStr):
-        return exp.CurrentTimestamp
     return None
-
-
-def _is_now(node: exp.Expression | None) -> bool:
-    return isinstance(node, exp.Literal) and node.is_string and node.this.lower() == "now"
-
-
-def _datetime(args: list[exp.Expression]) -> exp.Expression:
-    """SQLite's datetime(time, modifier...) for 'now' or a literal, with '+N unit' modifiers."""
-    base = args[0]
-    result: exp.Expression = (
-        exp.CurrentTimestamp() if _is_now(base) else exp.Cast(this=base, to=exp.DataType.build("TIMESTAMPTZ"))
-    )
-    for mod in args[1:]:
-        match = _MODIFIER.match(mod.this) if isinstance(mod, exp.Literal) and mod.is_string else None
-        if match is None:
-            raise SqlError(f"datetime() modifier {mod.sql()} is not supported; use '+N days' style modifiers")
-        amount, unit = match.groups()
-        result = exp.Add(
-            this=result, expression=exp.Interval(this=exp.Literal.string(amount), unit=exp.var(unit.upper()))
-        )
-    return result
