@@ -27,7 +27,6 @@ from tests.mutation_support import api_calls, cleared, module_session, open_sess
 
 FILES = Path(__file__).parent / "fixtures" / "stackql_deploy"
 _ANCHOR = re.compile(r"^/\*\+\s*(\w+)[^*]*\*/\s*$", re.MULTILINE)
-NEEDS_JSON_EQUAL = pytest.mark.xfail(strict=True, reason="needs #14 section 3: StackQL's JSON_EQUAL")
 PROJECT = "deploy-e2e"
 
 
@@ -201,7 +200,6 @@ def test_firewall_is_created_updated_exported_and_deleted_by_its_name(session, e
     vpc.teardown()
 
 
-@NEEDS_JSON_EQUAL
 def test_firewall_full_lifecycle_with_its_json_equal_statecheck(session):
     vpc = network(session, "fw-vpc-2")
     vpc.build()
