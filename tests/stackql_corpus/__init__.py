@@ -176,18 +176,20 @@ def ensure_items(session: Any, planner: Any, sql: str, variables: dict[str, Any]
 
 
 def _item_segments(resource: Any, segments: list[str]) -> list[str] | None:
-    """The URL's segments that name the item a call acts on: the prefix that its resource's get method's path
-    matches (`.../instances/x` of `.../instances/x/stop`); None when the resource has no get or it does not fit."""
-    get = resource.methods.get("get")
-    if get is None:
-        return None
-    template = _VERSION.sub("", get.path).split(":", 1)[0].split("/")
-    if len(segments) < len(template):
-        return None
-    for want, got in zip(template, segments, strict=False):
-        if "{" not in want and want != got:
-            return None
-    return segments[: len(template)]
+    """The URL's segments that name the item a call acts on: the prefix that one of its resource's get methods'
+    paths matches (`.../instances/x` of `.../instances/x/stop`); None when the resource has no get or none fits.
+
+    A resource may have several gets (StackQL merges compute's zonal and regional disks, logging's sinks of
+    each parent), each named as StackQL names it (`region_disks_get`, `projects_sinks_get`): the one whose
+    literal segments the URL has is the one that reads this item."""
+    gets = [m for m in resource.methods.values() if m.http_method == "GET" and m.discovery_id.endswith(".get")]
+    for get in sorted(gets, key=lambda m: -len(m.path.split("/"))):
+        template = _VERSION.sub("", get.path).split(":", 1)[0].split("/")
+        if len(segments) >= len(template) and all(
+            "{" in want or want == got for want, got in zip(template, segments, strict=False)
+        ):
+            return segments[: len(template)]
+    return None
 
 
 def _holds(session: Any, url: str) -> bool:
