@@ -53,7 +53,7 @@ def test_verbose_shows_the_request_with_a_cloud_sql_password_redacted(capsys, em
 def test_verbose_and_dryrun_hide_a_secret_manager_payload(capsys, emu, flags):
     create = ("EXEC google.secretmanager.secrets.create @projectsId='sec-sm', @secretId='s1' "
               "@@json='{\"replication\": {\"automatic\": {}}}'")
-    add = ("EXEC google.secretmanager.secrets.add_version @projectsId='sec-sm', @secretsId='s1' "
+    add = ("EXEC google.secretmanager.secrets_version.add_version @projectsId='sec-sm', @secretsId='s1' "
            f"@@json='{{\"payload\": {{\"data\": \"{PAYLOAD}\", \"dataCrc32c\": \"12\"}}}}'")
     status, _, err = run(capsys, *flags, create)
     assert status == 0, err

@@ -28,8 +28,6 @@ from tests.mutation_support import api_calls, cleared, module_session, open_sess
 FILES = Path(__file__).parent / "fixtures" / "stackql_deploy"
 _ANCHOR = re.compile(r"^/\*\+\s*(\w+)[^*]*\*/\s*$", re.MULTILINE)
 NEEDS_JSON_EQUAL = pytest.mark.xfail(strict=True, reason="needs #14 section 3: StackQL's JSON_EQUAL")
-NEEDS_IAM_V1 = pytest.mark.xfail(
-    strict=True, reason="needs #14 section 1 (helper names): google.iam is IAM v1, with service_accounts")
 PROJECT = "deploy-e2e"
 
 
@@ -307,7 +305,6 @@ def test_service_account_lifecycle_runs_against_an_iam_v1_registry(iam_v1_regist
                                                        "service-account-2@demo-project.iam.gserviceaccount.com"]
 
 
-@NEEDS_IAM_V1
 def test_service_account_lifecycle_runs_with_the_built_in_registry(session):
     run_service_account_lifecycle(session)
 

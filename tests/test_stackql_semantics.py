@@ -186,7 +186,7 @@ def test_a_query_parameter_not_given_with_an_equality_says_how_to_give_it(sessio
     "SHOW METHODS FROM google.ml.jobs",
     "SHOW RESOURCES FROM google.ml",
     "SHOW SERVICES FROM google LIKE 'ml'",
-    "SHOW EXTENDED METHODS FROM google.ml.jobs LIKE 'c%'",
+    "SHOW EXTENDED METHODS FROM google.ml.jobs LIKE 'projects_jobs_c%'",
 ])
 def test_show_takes_from_as_well_as_in(session, statement):
     assert session.execute(statement).rows == session.execute(statement.replace(" FROM ", " IN ")).rows != []
@@ -304,7 +304,7 @@ def test_dryrun_of_a_select_from_an_exec_shows_the_exec_request_and_sends_nothin
     finally:
         session.options.dryrun = False
     [(resource, method, request)] = result.rows
-    assert (resource, method) == ("google.ml.jobs_iam_policies", "get_iam_policy")
+    assert (resource, method) == ("google.ml.jobs_iam_policies", "projects_jobs_get_iam_policy")
     assert f"/v1/projects/{policy}/jobs/job_a:getIamPolicy" in request
     assert api_calls(emulator) == []
 
@@ -338,7 +338,7 @@ def test_a_mutation_may_read_an_exec_subquery_and_dryrun_shows_both_requests(ses
         planned = cleared(session, emulator).execute(update)
     finally:
         session.options.dryrun = False
-    assert [row[1] for row in planned.rows] == ["get_iam_policy", "patch"]
+    assert [row[1] for row in planned.rows] == ["projects_jobs_get_iam_policy", "projects_jobs_patch"]
     assert api_calls(emulator) == []
     session.execute(update)
     [patch] = api_calls(emulator, "PATCH")
