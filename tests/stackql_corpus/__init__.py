@@ -157,13 +157,15 @@ def ensure_items(session: Any, planner: Any, sql: str, variables: dict[str, Any]
             provider, service_name, resource_name = resource_id.split(".", 2)
             service = planner.registry.service(provider, service_name)
             url = request.split(" ", 2)[1].split("?", 1)[0]
-            relative = unquote(url.removeprefix(base).removeprefix(service.service_path))
-            version = _VERSION.match(relative)
-            segments = relative[version.end() if version else 0:].split(":", 1)[0].split("/")
-            item = _item_segments(service.resources[resource_name], segments)
-            if not item or len(item) < 2:
+            found = _item_segments(service.resources[resource_name], service.service_path,
+                                   url.removeprefix(base).split("/"))
+            if found is None:
                 continue  # no item to stand on (a create, a list-like call)
-            item_url = base + service.service_path + (version.group(0) if version else "") + "/".join(item)
+            segments, lead = found
+            item_url = base + "/".join(segments)
+            item = [unquote(seg) for seg in segments[lead:]]  # the emulator's paths start after dns/v1/, v1/
+            if len(item) < 2:
+                continue
             if _holds(session, item_url):
                 continue
             collection, name = "/".join(item[:-1]), item[-1]
@@ -175,20 +177,23 @@ def ensure_items(session: Any, planner: Any, sql: str, variables: dict[str, Any]
     return added
 
 
-def _item_segments(resource: Any, segments: list[str]) -> list[str] | None:
+def _item_segments(resource: Any, service_path: str, segments: list[str]) -> tuple[list[str], int] | None:
     """The URL's segments that name the item a call acts on: the prefix that one of its resource's get methods'
-    paths matches (`.../instances/x` of `.../instances/x/stop`); None when the resource has no get or none fits.
+    paths matches (`.../instances/x` of `.../instances/x/stop`), and how many of them are the service's prefix
+    and version (`dns/v1`); None when the resource has no get or none fits.
 
     A resource may have several gets (StackQL merges compute's zonal and regional disks, logging's sinks of
     each parent), each named as StackQL names it (`region_disks_get`, `projects_sinks_get`): the one whose
     literal segments the URL has is the one that reads this item."""
     gets = [m for m in resource.methods.values() if m.http_method == "GET" and m.discovery_id.endswith(".get")]
     for get in sorted(gets, key=lambda m: -len(m.path.split("/"))):
-        template = _VERSION.sub("", get.path).split(":", 1)[0].split("/")
+        template = (service_path + get.path).split(":", 1)[0].split("/")
         if len(segments) >= len(template) and all(
-            "{" in want or want == got for want, got in zip(template, segments, strict=False)
+            "{" in want or want == got.split(":", 1)[0] for want, got in zip(template, segments, strict=False)
         ):
-            return segments[: len(template)]
+            literal = next((i for i, want in enumerate(template) if "{" in want), len(template))
+            lead = max((i + 1 for i in range(literal) if _VERSION.match(template[i] + "/")), default=0)
+            return [seg.split(":", 1)[0] for seg in segments[: len(template)]], lead
     return None
 
 
