@@ -172,6 +172,18 @@ def test_compute_query_parameters_are_sent_and_do_not_filter_rows_out(session, e
     assert "pageToken" not in query  # blank: not given
 
 
+def test_compute_lists_take_return_partial_success_as_google_and_stackqls_docs_have_it(session, emulator):
+    # The discovery documents skyql is built from omit it; providers/google/overlay.json adds it back.
+    result = cleared(session, emulator).execute(
+        "SELECT COUNT(*) FROM google.compute.networks WHERE project = 'demo-project' AND returnPartialSuccess = true")
+    assert result.rows[0][0] >= 0
+    [request] = api_calls(emulator, "GET", "/global/networks")
+    assert request["query"]["returnPartialSuccess"] == ["true"]
+    session.execute("SELECT name FROM google.compute.instances WHERE project = 'demo-project' "
+                    "AND returnPartialSuccess = 'false'")
+    assert api_calls(emulator, "GET", "/aggregated/instances")[-1]["query"]["returnPartialSuccess"] == ["false"]
+
+
 def test_a_query_parameter_not_given_with_an_equality_says_how_to_give_it(session):
     with pytest.raises(SqlError, match=r"^pageSize is a query parameter of google.aiplatform.hyperparameter_tuning_jobs"
                                       r", a column only when WHERE gives it with = or IN"):
