@@ -103,6 +103,16 @@ def test_exec_takes_stackqls_older_method_spellings(dry):
     assert cancel[:2] == ("google.ml.jobs", "projects_jobs_cancel")
 
 
+def test_exec_on_a_merged_compute_resource_picks_the_regional_method_by_its_parameters(session, emulator):
+    emulator.add("compute", "projects/demo-project/regions/us-central1/disks", {"name": "replicated"})
+    session.execute("EXEC google.compute.disks.stop_async_replication @project = 'demo-project', "
+                    "@region = 'us-central1', @disk = 'replicated'")
+    assert sent(emulator, "/projects/demo-project/regions/us-central1/disks/replicated/stopAsyncReplication", "POST")
+    with pytest.raises(ParameterError, match="has no parameter @zones.*it takes @project, @zone, @disk"):
+        session.execute("EXEC google.compute.disks.stop_async_replication @project = 'demo-project', "
+                        "@zones = 'us-central1-a', @disk = 'replicated'")
+
+
 def test_a_generic_segment_takes_a_whole_relative_name(dry):
     # StackQL keeps Google's `{v1Id}` for iap's `{+name}`: its value is a relative name, slashes included.
     (row,) = dry.execute("SELECT * FROM google.iap.iap_settings WHERE v1Id = 'projects/1/iap_web'").rows
