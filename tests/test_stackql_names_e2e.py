@@ -113,6 +113,20 @@ def test_exec_on_a_merged_compute_resource_picks_the_regional_method_by_its_para
                         "@zones = 'us-central1-a', @disk = 'replicated'")
 
 
+def test_stackqls_older_compute_resource_names_reach_their_collection_in_the_merged_resource(session, emulator):
+    emulator.add("compute", "projects/demo-project/global/addresses", {"name": "old-name-global"})
+    emulator.add("compute", "projects/demo-project/regions/us-central1/addresses", {"name": "old-name-regional"})
+    # `global_addresses` with the project alone reads the global collection, not the regional aggregate.
+    names = [n for (n,) in session.execute(
+        "SELECT name FROM google.compute.global_addresses WHERE project = 'demo-project'").rows]
+    assert "old-name-global" in names and "old-name-regional" not in names
+    session.execute("DELETE FROM google.compute.global_addresses WHERE project = 'demo-project' "
+                    "AND address = 'old-name-global'")
+    assert sent(emulator, "/projects/demo-project/global/addresses/old-name-global", "DELETE")
+    listed = session.execute("SHOW RESOURCES IN google.compute LIKE '%addresses'").rows
+    assert [row[0] for row in listed] == ["addresses"]  # the old name is an alias, not a resource of its own
+
+
 def test_a_generic_segment_takes_a_whole_relative_name(dry):
     # StackQL keeps Google's `{v1Id}` for iap's `{+name}`: its value is a relative name, slashes included.
     (row,) = dry.execute("SELECT * FROM google.iap.iap_settings WHERE v1Id = 'projects/1/iap_web'").rows

@@ -92,8 +92,9 @@ def plan_exec(method_name: str, params: dict[str, Any], body_text: str | None, r
             f"its methods are {', '.join(sorted(resource.methods))}"
         )
     # StackQL's `buckets.setIamPolicy` is served by `buckets_iam_policies`: plan it as that resource's.
-    resource = next((r for r in resource.service.resources.values() if r.methods.get(method.name) is method),
-                    resource)
+    if resource.methods.get(method.name) is not method:
+        resource = next((r for r in resource.service.resources.values() if r.methods.get(method.name) is method),
+                        resource)
     method = _exec_variant(resource, method, params)
     known = [p.name for p in method.params]
     unknown = [p for p in params if p not in known]
