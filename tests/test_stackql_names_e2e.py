@@ -127,6 +127,12 @@ def test_stackqls_older_compute_resource_names_reach_their_collection_in_the_mer
     assert [row[0] for row in listed] == ["addresses"]  # the old name is an alias, not a resource of its own
 
 
+def test_paged_custom_methods_of_the_emulator_end_after_their_one_page(session, emulator):
+    # A generated response carries no nextPageToken: one that named the same page again never ended.
+    session.execute("SELECT id FROM google.compute.xpn_resources WHERE project = 'demo-project'")
+    assert len(sent(emulator, "/projects/demo-project/getXpnResources")) == 1
+
+
 def test_a_generic_segment_takes_a_whole_relative_name(dry):
     # StackQL keeps Google's `{v1Id}` for iap's `{+name}`: its value is a relative name, slashes included.
     (row,) = dry.execute("SELECT * FROM google.iap.iap_settings WHERE v1Id = 'projects/1/iap_web'").rows
