@@ -133,17 +133,17 @@ _VERSION = re.compile(r"^v\d[\w.]*/")
 _ON_AN_ITEM = {"delete", "update", "replace", "exec"}
 
 
-def ensure_items(session: Any, planner: Any, sql: str, variables: dict[str, Any]) -> list[str]:
+def ensure_items(session: Any, planner: Any, sql: str, variables: dict[str, Any]) -> list[tuple[str, str]]:
     """Put in the emulator the items a DELETE, UPDATE, REPLACE or EXEC acts on, as its author had them.
 
     The planner (--dryrun against the emulator's URL) says which URLs the statement calls; the item each one
-    acts on is added (named as in the URL) unless a GET of it finds it. Returns what was added.
+    acts on is added (named as in the URL) unless a GET of it finds it. Returns what was added, and its URL.
     """
     from urllib.parse import unquote
 
     from skyql.errors import SkyqlError
 
-    added: list[str] = []
+    added: list[tuple[str, str]] = []
     try:
         results = [planner.execute(s.statement) for s in prepare(sql, variables) if s.error is None]
     except SkyqlError:
@@ -173,7 +173,7 @@ def ensure_items(session: Any, planner: Any, sql: str, variables: dict[str, Any]
                 session.emulator.add(service_name, collection, {"name": name})
             except Exception:  # noqa: BLE001 - a path the emulator does not model: the run will say so
                 continue
-            added.append(f"{service_name} {collection}/{name}")
+            added.append((f"{service_name} {collection}/{name}", item_url))
     return added
 
 
@@ -197,8 +197,8 @@ def _item_segments(resource: Any, service_path: str, segments: list[str]) -> tup
     return None
 
 
-def _holds(session: Any, url: str) -> bool:
-    """Whether a GET of the item's URL finds it on the emulator."""
+def _holds(session: Any, url: str, method: str = "GET") -> bool:
+    """Whether a GET of the item's URL finds it on the emulator (a DELETE: removes it)."""
     import urllib.error
     import urllib.request
 
@@ -207,7 +207,7 @@ def _holds(session: Any, url: str) -> bool:
     credentials = session.credentials
     if not credentials.valid:
         credentials.refresh(Request())
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {credentials.token}"})
+    request = urllib.request.Request(url, method=method, headers={"Authorization": f"Bearer {credentials.token}"})
     try:
         with urllib.request.urlopen(request, timeout=30):  # noqa: S310 - the emulator on loopback
             return True
@@ -278,9 +278,14 @@ def run(path: Path = CORPUS, only: set[str] | None = None) -> Report:
         for entry, outcome in zip(entries, report.outcomes, strict=True):
             sql = substitute(host_render(entry["sql"], entry.get("host_vars")), rules)
             variables = substitute(entry.get("vars") or {}, rules)
-            if entry["kind"].split("-")[0] in _ON_AN_ITEM:
-                outcome.fixtures = ensure_items(session, at_emulator, sql, variables)
+            added = ensure_items(session, at_emulator, sql, variables) \
+                if entry["kind"].split("-")[0] in _ON_AN_ITEM else []
+            outcome.fixtures = [what for what, _ in added]
             outcome.run_error = _run_one(session, sql, variables)
+            for _, url in added:
+                # Each statement meets the emulator as seeded: an item put there for one (registry docs'
+                # `demo-sa` for an EXEC) must not make a later INSERT of the same name a 409.
+                _holds(session, url, "DELETE")
         at_emulator.close()
     return report
 
