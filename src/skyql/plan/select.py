@@ -27,7 +27,7 @@ from skyql.plan.limit import pushdown_limit
 from skyql.plan.literals import value_key
 from skyql.plan.methods import Choice, and_list, check_unused, choose_method
 from skyql.plan.model import Fetch, JoinParam, Plan
-from skyql.plan.refs import Ref, check_table_names, find_refs
+from skyql.plan.refs import Ref, check_table_names, find_refs, page_method
 from skyql.plan.resolve import Resolver
 from skyql.plan.rewrite import rewrite_tables
 from skyql.registry import Param, Registry
@@ -68,7 +68,7 @@ def plan_query(expression: exp.Expression, registry: Registry, params: Sequence[
         usage = ColumnUsage(resolver, scopes)
     except OptimizeError as err:
         raise SqlError(f"cannot plan this statement: {err}") from err
-    planned = [_choose(ref, constraints) for ref in refs]
+    planned = [_read_pages(_choose(ref, constraints), usage) for ref in refs]
     ordered = _dependency_order(planned)
     keys, fetches = _fetches(ordered, usage, _taken_names(tree), resolver, constraints)
     if len(fetches) == 1:
@@ -96,6 +96,22 @@ def _choose(ref: Ref, constraints: Constraints) -> _Planned:
                 f"{ref.resource.id}: the conditions on {param.name} contradict each other, no value meets them all"
             )
     return _Planned(ref, choice, given, joinable)
+
+
+def _read_pages(item: _Planned, usage: ColumnUsage) -> _Planned:
+    """A statement that reads only fields of the response pages (`items`, `nextPageToken`, `warning`, and the
+    parameters) reads one row per page, as StackQL's registry docs show for compute's lists."""
+    names = usage.columns(item.ref)
+    pages = item.ref.names.pages
+    if not names or not any(name.lower() in pages for name in names):
+        return item
+    raw = page_method(item.ref.resource, item.choice.method)
+    if raw is None:
+        return item
+    envelope = {c.name for c in item.ref.resource.columns(raw)}
+    if all(name in envelope or item.ref.names.param(name) for name in names):
+        item.choice = Choice(raw, item.choice.from_joins)
+    return item
 
 
 def _dependency_order(planned: list[_Planned]) -> list[_Planned]:
