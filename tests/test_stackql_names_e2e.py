@@ -133,6 +133,20 @@ def test_paged_custom_methods_of_the_emulator_end_after_their_one_page(session, 
     assert len(sent(emulator, "/projects/demo-project/getXpnResources")) == 1
 
 
+def test_serviceusage_batch_get_is_a_select_when_where_gives_names(session, emulator):
+    # StackQL's registry docs: `SELECT services ... WHERE parentType AND parent AND names`; a parent given with
+    # its type as well (`projects/demo-project`, as its description has it) does not repeat the type.
+    wanted = "projects/demo-project/services/compute.googleapis.com"
+    rows = session.execute("SELECT services FROM google.serviceusage.services WHERE parentType = 'projects' "
+                           f"AND parent = 'projects/demo-project' AND names = '{wanted}'").rows
+    assert len(rows) == 1
+    [call] = sent(emulator, "/v1/projects/demo-project/services:batchGet")
+    assert call["query"]["names"] == [wanted]
+    session.execute("SELECT name FROM google.serviceusage.services WHERE parentType = 'projects' "
+                    "AND parent = 'projects/demo-project'")
+    assert sent(emulator, "/v1/projects/demo-project/services")  # without names: the list, as before
+
+
 def test_a_generic_segment_takes_a_whole_relative_name(dry):
     # StackQL keeps Google's `{v1Id}` for iap's `{+name}`: its value is a relative name, slashes included.
     (row,) = dry.execute("SELECT * FROM google.iap.iap_settings WHERE v1Id = 'projects/1/iap_web'").rows

@@ -228,7 +228,8 @@ def _build_method(
         "paging": paging,
         "lro": _is_operation(doc, response),
     }
-    out.update(overlay.get("methods", {}).get(out["id"], {}))
+    # `why` says where a correction is documented; it is not a field of the method.
+    out.update({k: v for k, v in overlay.get("methods", {}).get(out["id"], {}).items() if k != "why"})
     methods = [out]
     if paging and verb == "SELECT" and key in ("list", "aggregatedList"):
         methods.append(dict(out, name="_" + out["name"], verb="EXEC", raw=True))
