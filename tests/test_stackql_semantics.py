@@ -202,6 +202,14 @@ def test_reading_a_lists_page_fields_gives_one_row_per_page_as_stackqls_compute_
     assert [item["name"] for item in json.loads(items)] == ["orders"]
 
 
+def test_a_query_parameter_with_a_dot_in_its_name_is_given_unquoted_as_stackqls_docs_write_it(session, emulator):
+    cleared(session, emulator).execute(
+        "SELECT role, members FROM google.iam.service_accounts_iam_policies WHERE projectsId = 'demo-project' "
+        "AND serviceAccountsId = 'sa@demo-project.iam.gserviceaccount.com' AND options.requestedPolicyVersion = '3'")
+    [request] = api_calls(emulator, "POST", ":getIamPolicy")
+    assert request["query"]["options.requestedPolicyVersion"] == ["3"]
+
+
 def test_a_query_parameter_not_given_with_an_equality_says_how_to_give_it(session):
     with pytest.raises(SqlError, match=r"^pageSize is a query parameter of google.aiplatform.hyperparameter_tuning_jobs"
                                       r", a column only when WHERE gives it with = or IN"):

@@ -27,7 +27,7 @@ from skyql.plan.limit import pushdown_limit
 from skyql.plan.literals import value_key
 from skyql.plan.methods import Choice, and_list, check_unused, choose_method
 from skyql.plan.model import Fetch, JoinParam, Plan
-from skyql.plan.refs import Ref, check_table_names, find_refs, page_method
+from skyql.plan.refs import Ref, check_table_names, find_refs, page_method, provider_resource
 from skyql.plan.resolve import Resolver
 from skyql.plan.rewrite import rewrite_tables
 from skyql.registry import Param, Registry
@@ -60,6 +60,7 @@ def plan_query(expression: exp.Expression, registry: Registry, params: Sequence[
         raise SqlError(f"only a query can be planned as a SELECT, not {expression.key.upper()}")
     tree = bind_params(expression.copy(), params)
     check_table_names(tree, registry)
+    _dotted_params(tree, registry)
     try:
         scopes = traverse_scope(tree)
         refs = find_refs(scopes, registry)
@@ -75,6 +76,25 @@ def plan_query(expression: exp.Expression, registry: Registry, params: Sequence[
         fetch = fetches[0]
         fetch.limit = pushdown_limit(tree, scopes, refs, constraints, set(fetch.param_columns))
     return Plan(fetches, rewrite_tables(tree, keys, usage.full_names))
+
+
+def _dotted_params(tree: exp.Expression, registry: Registry) -> None:
+    """`options.requestedPolicyVersion = '3'` (StackQL's registry docs) names a query parameter with a dot in
+    its name, not column requestedPolicyVersion of a table `options`: read it as the parameter, quoted."""
+    sources = {t.alias_or_name.lower() for t in tree.find_all(exp.Table)}
+    sources |= {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    dotted: dict[str, str] = {}
+    for table in tree.find_all(exp.Table):
+        resource = provider_resource(table, registry)
+        for method in resource.methods.values() if resource is not None else ():
+            dotted.update({p.name.lower(): p.name for p in method.params if "." in p.name})
+    if not dotted:
+        return
+    for column in list(tree.find_all(exp.Column)):
+        if column.table and not column.args.get("db") and column.table.lower() not in sources:
+            name = dotted.get(f"{column.table}.{column.name}".lower())
+            if name is not None:
+                column.replace(exp.column(exp.to_identifier(name, quoted=True)))
 
 
 def _choose(ref: Ref, constraints: Constraints) -> _Planned:
