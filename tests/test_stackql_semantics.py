@@ -200,6 +200,9 @@ def test_reading_a_lists_page_fields_gives_one_row_per_page_as_stackqls_compute_
     [(items, kind)] = session.execute("SELECT items, kind FROM google.sqladmin.databases "
                                       "WHERE project = 'page-rows' AND instance = 'db1'").rows
     assert [item["name"] for item in json.loads(items)] == ["orders"]
+    # A page field beside an item's field cannot be read in one row: the error says how to read it.
+    with pytest.raises(SqlError, match="items is a field of the response pages of google.compute.networks"):
+        session.execute("SELECT name, items FROM google.compute.networks WHERE project = 'page-rows'")
 
 
 def test_a_query_parameter_with_a_dot_in_its_name_is_given_unquoted_as_stackqls_docs_write_it(session, emulator):
