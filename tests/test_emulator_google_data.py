@@ -214,3 +214,21 @@ def test_populated_and_added_buckets_list_under_the_default_project():
         assert httpx.get(f"{emu.url}/storage/v1/b", params={"project": "other"}).json() == {}
         missing = httpx.get(f"{emu.url}/storage/v1/b")
         assert missing.status_code == 400 and "project" in missing.json()["error"]["message"]
+
+
+# -- storage's object transfers ----------------------------------------------------------------------------
+
+
+def test_moving_an_object_renames_it_and_copying_one_keeps_both(session, emulator):
+    emulator.add("storage", "b/transfer-bkt/o", {"name": "a.txt", "bucket": "transfer-bkt"})
+    session.execute("EXEC google.storage.objects.move @bucket = 'transfer-bkt', @sourceObject = 'a.txt', "
+                    "@destinationObject = 'b.txt'")
+    assert column(session, "SELECT name FROM google.storage.objects WHERE bucket = 'transfer-bkt'") == ["b.txt"]
+    session.execute("EXEC google.storage.objects.copy @sourceBucket = 'transfer-bkt', @sourceObject = 'b.txt', "
+                    "@destinationBucket = 'transfer-copy', @destinationObject = 'c.txt' @@json = '{}'")
+    assert column(session, "SELECT name FROM google.storage.objects WHERE bucket = 'transfer-bkt'") == ["b.txt"]
+    assert column(session, "SELECT bucket FROM google.storage.objects WHERE bucket = 'transfer-copy'") == [
+        "transfer-copy"]
+    with pytest.raises(ApiError, match="404"):
+        session.execute("EXEC google.storage.objects.move @bucket = 'transfer-bkt', @sourceObject = 'a.txt', "
+                        "@destinationObject = 'd.txt'")

@@ -216,6 +216,19 @@ def test_overlay_corrections_are_applied(tmp_path):
     assert model["resources"]["things"]["methods"]["list"]["key"] == "$.x"
 
 
+def test_overlay_adds_a_parameter_the_discovery_document_omits_to_the_methods_it_names(tmp_path):
+    write_docs(tmp_path / "docs")
+    overlay = tmp_path / "overlay.json"
+    overlay.write_text(json.dumps({"services": {"alpha": {"parameters": {"returnPartialSuccess": {
+        "why": "the API takes it", "methods": ["alpha.*.list"], "type": "boolean", "location": "query"}}}}}))
+    build_provider(tmp_path / "docs", tmp_path / "out" / "google", overlay)
+    registry = Registry(tmp_path / "out")
+    methods = registry.lookup("google.alpha.things").methods
+    added = methods["list"].param("returnPartialSuccess")
+    assert added is not None and added.location == "query" and added.type == "boolean" and not added.required
+    assert all(m.param("returnPartialSuccess") is None for name, m in methods.items() if not name.endswith("list"))
+
+
 def test_cli_registry_build_writes_a_provider_that_skyql_can_query(tmp_path):
     write_docs(tmp_path / "docs")
     out = tmp_path / "providers"

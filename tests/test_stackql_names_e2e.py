@@ -103,6 +103,50 @@ def test_exec_takes_stackqls_older_method_spellings(dry):
     assert cancel[:2] == ("google.ml.jobs", "projects_jobs_cancel")
 
 
+def test_exec_on_a_merged_compute_resource_picks_the_regional_method_by_its_parameters(session, emulator):
+    emulator.add("compute", "projects/demo-project/regions/us-central1/disks", {"name": "replicated"})
+    session.execute("EXEC google.compute.disks.stop_async_replication @project = 'demo-project', "
+                    "@region = 'us-central1', @disk = 'replicated'")
+    assert sent(emulator, "/projects/demo-project/regions/us-central1/disks/replicated/stopAsyncReplication", "POST")
+    with pytest.raises(ParameterError, match="has no parameter @zones.*it takes @project, @zone, @disk"):
+        session.execute("EXEC google.compute.disks.stop_async_replication @project = 'demo-project', "
+                        "@zones = 'us-central1-a', @disk = 'replicated'")
+
+
+def test_stackqls_older_compute_resource_names_reach_their_collection_in_the_merged_resource(session, emulator):
+    emulator.add("compute", "projects/demo-project/global/addresses", {"name": "old-name-global"})
+    emulator.add("compute", "projects/demo-project/regions/us-central1/addresses", {"name": "old-name-regional"})
+    # `global_addresses` with the project alone reads the global collection, not the regional aggregate.
+    names = [n for (n,) in session.execute(
+        "SELECT name FROM google.compute.global_addresses WHERE project = 'demo-project'").rows]
+    assert "old-name-global" in names and "old-name-regional" not in names
+    session.execute("DELETE FROM google.compute.global_addresses WHERE project = 'demo-project' "
+                    "AND address = 'old-name-global'")
+    assert sent(emulator, "/projects/demo-project/global/addresses/old-name-global", "DELETE")
+    listed = session.execute("SHOW RESOURCES IN google.compute LIKE '%addresses'").rows
+    assert [row[0] for row in listed] == ["addresses"]  # the old name is an alias, not a resource of its own
+
+
+def test_paged_custom_methods_of_the_emulator_end_after_their_one_page(session, emulator):
+    # A generated response carries no nextPageToken: one that named the same page again never ended.
+    session.execute("SELECT id FROM google.compute.xpn_resources WHERE project = 'demo-project'")
+    assert len(sent(emulator, "/projects/demo-project/getXpnResources")) == 1
+
+
+def test_serviceusage_batch_get_is_a_select_when_where_gives_names(session, emulator):
+    # StackQL's registry docs: `SELECT services ... WHERE parentType AND parent AND names`; a parent given with
+    # its type as well (`projects/demo-project`, as its description has it) does not repeat the type.
+    wanted = "projects/demo-project/services/compute.googleapis.com"
+    rows = session.execute("SELECT services FROM google.serviceusage.services WHERE parentType = 'projects' "
+                           f"AND parent = 'projects/demo-project' AND names = '{wanted}'").rows
+    assert len(rows) == 1
+    [call] = sent(emulator, "/v1/projects/demo-project/services:batchGet")
+    assert call["query"]["names"] == [wanted]
+    session.execute("SELECT name FROM google.serviceusage.services WHERE parentType = 'projects' "
+                    "AND parent = 'projects/demo-project'")
+    assert sent(emulator, "/v1/projects/demo-project/services")  # without names: the list, as before
+
+
 def test_a_generic_segment_takes_a_whole_relative_name(dry):
     # StackQL keeps Google's `{v1Id}` for iap's `{+name}`: its value is a relative name, slashes included.
     (row,) = dry.execute("SELECT * FROM google.iap.iap_settings WHERE v1Id = 'projects/1/iap_web'").rows

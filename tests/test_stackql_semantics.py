@@ -172,6 +172,47 @@ def test_compute_query_parameters_are_sent_and_do_not_filter_rows_out(session, e
     assert "pageToken" not in query  # blank: not given
 
 
+def test_compute_lists_take_return_partial_success_as_google_and_stackqls_docs_have_it(session, emulator):
+    # The discovery documents skyql is built from omit it; providers/google/overlay.json adds it back.
+    result = cleared(session, emulator).execute(
+        "SELECT COUNT(*) FROM google.compute.networks WHERE project = 'demo-project' AND returnPartialSuccess = true")
+    assert result.rows[0][0] >= 0
+    [request] = api_calls(emulator, "GET", "/global/networks")
+    assert request["query"]["returnPartialSuccess"] == ["true"]
+    session.execute("SELECT name FROM google.compute.instances WHERE project = 'demo-project' "
+                    "AND returnPartialSuccess = 'false'")
+    assert api_calls(emulator, "GET", "/aggregated/instances")[-1]["query"]["returnPartialSuccess"] == ["false"]
+
+
+def test_reading_a_lists_page_fields_gives_one_row_per_page_as_stackqls_compute_docs_show(session, emulator):
+    for i in range(5):
+        emulator.add("compute", "projects/page-rows/global/networks", {"name": f"net-{i}"})
+    # StackQL's registry docs' list example: the page's own fields (items, nextPageToken), one row per page.
+    rows = session.execute(
+        "SELECT json_array_length(items) AS n, nextPageToken IS NOT NULL AS more, warning "
+        "FROM google.compute.networks WHERE project = 'page-rows' AND maxResults = 2 AND pageToken = ''").rows
+    assert [(n, more) for n, more, _ in rows] == [(2, True), (2, True), (1, False)]
+    # The item's fields are still rows of items.
+    names = session.execute("SELECT name FROM google.compute.networks WHERE project = 'page-rows'").rows
+    assert sorted(names) == [(f"net-{i}",) for i in range(5)]
+    # A list that does not page (sqladmin's databases) is one row.
+    emulator.add("sqladmin", "projects/page-rows/instances/db1/databases", {"name": "orders"})
+    [(items, kind)] = session.execute("SELECT items, kind FROM google.sqladmin.databases "
+                                      "WHERE project = 'page-rows' AND instance = 'db1'").rows
+    assert [item["name"] for item in json.loads(items)] == ["orders"]
+    # A page field beside an item's field cannot be read in one row: the error says how to read it.
+    with pytest.raises(SqlError, match="items is a field of the response pages of google.compute.networks"):
+        session.execute("SELECT name, items FROM google.compute.networks WHERE project = 'page-rows'")
+
+
+def test_a_query_parameter_with_a_dot_in_its_name_is_given_unquoted_as_stackqls_docs_write_it(session, emulator):
+    cleared(session, emulator).execute(
+        "SELECT role, members FROM google.iam.service_accounts_iam_policies WHERE projectsId = 'demo-project' "
+        "AND serviceAccountsId = 'sa@demo-project.iam.gserviceaccount.com' AND options.requestedPolicyVersion = '3'")
+    [request] = api_calls(emulator, "POST", ":getIamPolicy")
+    assert request["query"]["options.requestedPolicyVersion"] == ["3"]
+
+
 def test_a_query_parameter_not_given_with_an_equality_says_how_to_give_it(session):
     with pytest.raises(SqlError, match=r"^pageSize is a query parameter of google.aiplatform.hyperparameter_tuning_jobs"
                                       r", a column only when WHERE gives it with = or IN"):

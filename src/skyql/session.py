@@ -539,6 +539,15 @@ def _unknown_column(plan: Plan, error: SqlError) -> SqlError:
     if any(name.lower() == n.lower() for known in names.values() for n in known):
         return error  # a real column a CTE or subquery did not pass on: DuckDB's message is the right one
     ids = list(names)
+    from skyql.plan.refs import Names
+
+    pages = {f.resource.id: Names.of(f.resource).pages for f in plan.fetches}
+    paged = [(rid, fields[name.lower()], fields) for rid, fields in pages.items() if name.lower() in fields]
+    if paged:
+        rid, field, fields = paged[0]
+        return SqlError(f"{field} is a field of the response pages of {rid}, not of its rows: a SELECT that reads "
+                        f"only fields of the pages ({', '.join(sorted(fields.values()))}) and parameters gets one "
+                        "row per page; read it in a SELECT of its own")
     query = [p.name for f in plan.fetches for m in f.resource.methods_for("SELECT") for p in m.query_params
              if p.name.lower() == name.lower()]
     if query:

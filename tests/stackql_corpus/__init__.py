@@ -133,17 +133,17 @@ _VERSION = re.compile(r"^v\d[\w.]*/")
 _ON_AN_ITEM = {"delete", "update", "replace", "exec"}
 
 
-def ensure_items(session: Any, planner: Any, sql: str, variables: dict[str, Any]) -> list[str]:
+def ensure_items(session: Any, planner: Any, sql: str, variables: dict[str, Any]) -> list[tuple[str, str]]:
     """Put in the emulator the items a DELETE, UPDATE, REPLACE or EXEC acts on, as its author had them.
 
     The planner (--dryrun against the emulator's URL) says which URLs the statement calls; the item each one
-    acts on is added (named as in the URL) unless a GET of it finds it. Returns what was added.
+    acts on is added (named as in the URL) unless a GET of it finds it. Returns what was added, and its URL.
     """
     from urllib.parse import unquote
 
     from skyql.errors import SkyqlError
 
-    added: list[str] = []
+    added: list[tuple[str, str]] = []
     try:
         results = [planner.execute(s.statement) for s in prepare(sql, variables) if s.error is None]
     except SkyqlError:
@@ -157,13 +157,15 @@ def ensure_items(session: Any, planner: Any, sql: str, variables: dict[str, Any]
             provider, service_name, resource_name = resource_id.split(".", 2)
             service = planner.registry.service(provider, service_name)
             url = request.split(" ", 2)[1].split("?", 1)[0]
-            relative = unquote(url.removeprefix(base).removeprefix(service.service_path))
-            version = _VERSION.match(relative)
-            segments = relative[version.end() if version else 0:].split(":", 1)[0].split("/")
-            item = _item_segments(service.resources[resource_name], segments)
-            if not item or len(item) < 2:
+            found = _item_segments(service.resources[resource_name], service.service_path,
+                                   url.removeprefix(base).split("/"))
+            if found is None:
                 continue  # no item to stand on (a create, a list-like call)
-            item_url = base + service.service_path + (version.group(0) if version else "") + "/".join(item)
+            segments, lead = found
+            item_url = base + "/".join(segments)
+            item = [unquote(seg) for seg in segments[lead:]]  # the emulator's paths start after dns/v1/, v1/
+            if len(item) < 2:
+                continue
             if _holds(session, item_url):
                 continue
             collection, name = "/".join(item[:-1]), item[-1]
@@ -171,27 +173,32 @@ def ensure_items(session: Any, planner: Any, sql: str, variables: dict[str, Any]
                 session.emulator.add(service_name, collection, {"name": name})
             except Exception:  # noqa: BLE001 - a path the emulator does not model: the run will say so
                 continue
-            added.append(f"{service_name} {collection}/{name}")
+            added.append((f"{service_name} {collection}/{name}", item_url))
     return added
 
 
-def _item_segments(resource: Any, segments: list[str]) -> list[str] | None:
-    """The URL's segments that name the item a call acts on: the prefix that its resource's get method's path
-    matches (`.../instances/x` of `.../instances/x/stop`); None when the resource has no get or it does not fit."""
-    get = resource.methods.get("get")
-    if get is None:
-        return None
-    template = _VERSION.sub("", get.path).split(":", 1)[0].split("/")
-    if len(segments) < len(template):
-        return None
-    for want, got in zip(template, segments, strict=False):
-        if "{" not in want and want != got:
-            return None
-    return segments[: len(template)]
+def _item_segments(resource: Any, service_path: str, segments: list[str]) -> tuple[list[str], int] | None:
+    """The URL's segments that name the item a call acts on: the prefix that one of its resource's get methods'
+    paths matches (`.../instances/x` of `.../instances/x/stop`), and how many of them are the service's prefix
+    and version (`dns/v1`); None when the resource has no get or none fits.
+
+    A resource may have several gets (StackQL merges compute's zonal and regional disks, logging's sinks of
+    each parent), each named as StackQL names it (`region_disks_get`, `projects_sinks_get`): the one whose
+    literal segments the URL has is the one that reads this item."""
+    gets = [m for m in resource.methods.values() if m.http_method == "GET" and m.discovery_id.endswith(".get")]
+    for get in sorted(gets, key=lambda m: -len(m.path.split("/"))):
+        template = (service_path + get.path).split(":", 1)[0].split("/")
+        if len(segments) >= len(template) and all(
+            "{" in want or want == got.split(":", 1)[0] for want, got in zip(template, segments, strict=False)
+        ):
+            literal = next((i for i, want in enumerate(template) if "{" in want), len(template))
+            lead = max((i + 1 for i in range(literal) if _VERSION.match(template[i] + "/")), default=0)
+            return [seg.split(":", 1)[0] for seg in segments[: len(template)]], lead
+    return None
 
 
-def _holds(session: Any, url: str) -> bool:
-    """Whether a GET of the item's URL finds it on the emulator."""
+def _holds(session: Any, url: str, method: str = "GET") -> bool:
+    """Whether a GET of the item's URL finds it on the emulator (a DELETE: removes it)."""
     import urllib.error
     import urllib.request
 
@@ -200,7 +207,7 @@ def _holds(session: Any, url: str) -> bool:
     credentials = session.credentials
     if not credentials.valid:
         credentials.refresh(Request())
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {credentials.token}"})
+    request = urllib.request.Request(url, method=method, headers={"Authorization": f"Bearer {credentials.token}"})
     try:
         with urllib.request.urlopen(request, timeout=30):  # noqa: S310 - the emulator on loopback
             return True
@@ -271,9 +278,14 @@ def run(path: Path = CORPUS, only: set[str] | None = None) -> Report:
         for entry, outcome in zip(entries, report.outcomes, strict=True):
             sql = substitute(host_render(entry["sql"], entry.get("host_vars")), rules)
             variables = substitute(entry.get("vars") or {}, rules)
-            if entry["kind"].split("-")[0] in _ON_AN_ITEM:
-                outcome.fixtures = ensure_items(session, at_emulator, sql, variables)
+            added = ensure_items(session, at_emulator, sql, variables) \
+                if entry["kind"].split("-")[0] in _ON_AN_ITEM else []
+            outcome.fixtures = [what for what, _ in added]
             outcome.run_error = _run_one(session, sql, variables)
+            for _, url in added:
+                # Each statement meets the emulator as seeded: an item put there for one (registry docs'
+                # `demo-sa` for an EXEC) must not make a later INSERT of the same name a 409.
+                _holds(session, url, "DELETE")
         at_emulator.close()
     return report
 

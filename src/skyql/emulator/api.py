@@ -890,6 +890,9 @@ class Api:
                op_error: GoogleError | None, query: dict[str, list[str]] | None = None) -> dict[str, Any]:
         verb = match.route.template.verb or match.route.method.discovery_id.rsplit(".", 1)[-1]
         method = match.route.method
+        transfer = _transfer_paths(match)
+        if transfer is not None:
+            return self._transfer(match, *transfer, op_error=op_error)
         item: dict[str, Any] | None = None
         coll: Collection | None = None
         item_key, item_path = match.item_id or "", match.resource_path
@@ -920,6 +923,43 @@ class Api:
             return self._start_operation(match, verb, None, None, op_error, target=item_path,
                                          target_id=item.get("id") if item else None)
         return self._instance(match, method.response_schema)
+
+    def _transfer(self, match: Match, source: str, target: str, keep_source: bool,
+                  op_error: GoogleError | None = None) -> dict[str, Any]:
+        """Storage's `moveTo` / `copyTo` / `rewriteTo` / `renameTo`: the source item, under the target's name
+        and bucket."""
+        service = match.route.service
+        router = self.index.router(service)
+        found = []
+        for path in (source, target):
+            coll_path, item_id = path.rsplit("/", 1)
+            spec = router.collection_for(coll_path)
+            if spec is None:
+                raise not_found(f"The requested URL /{match.resource_path} was not found on this server.")
+            found.append((self.collection(service, spec, coll_path), item_id, spec))
+        (src_coll, src_id, _), (dst_coll, dst_id, spec) = found
+        with self.store.lock:
+            obj = src_coll.get(src_id)
+            if obj is None:
+                raise not_found(f"No such object: {source}")
+            moved = dict(obj, name=dst_id)
+            if "bucket" in moved:
+                moved["bucket"] = target.split("/")[1]
+            dst_coll.put(dst_id, moved)
+            if not keep_source:
+                src_coll.delete(src_id)
+        svc = router.service
+        response = match.route.method.response_schema
+        if self._returns_operation(match):
+            return self._start_operation(match, "rename", None, None, op_error, target=target)
+        if response in (None, spec.item_schema):
+            return moved
+        # rewriteTo answers a RewriteResponse that holds the new object when it is done.
+        out = self._instance(match, response)
+        props = svc.schema(response).get("properties", {})
+        out.update({k: v for k, v in (("done", True), ("resource", moved)) if k in props})
+        out.pop("rewriteToken", None)
+        return out
 
     def _search(self, match: Match, spec: CollectionSpec, text: str) -> dict[str, Any] | None:
         """`projects:search` (Resource Manager): the collection's items matching `query` (`id:p`, `parent:x`)."""
@@ -1168,6 +1208,24 @@ def _is_service_accounts(spec: CollectionSpec) -> bool:
     """IAM v1 service accounts: known by their email, which the server makes from the client's accountId."""
     props = spec.schema.get("properties", {})
     return spec.literal == "serviceAccounts" and "email" in props and "uniqueId" in props
+
+
+def _transfer_paths(match: Match) -> tuple[str, str, bool] | None:
+    """(source item path, target item path, keep the source) of a custom method that names its target after
+    a `...To` segment (storage's `b/{bucket}/o/{src}/moveTo/o/{dst}`, `.../copyTo/b/{b2}/o/{dst}`), else None."""
+    if match.route.template.verb:
+        return None
+    lits = match.route.template.literals[match.route.template.prefix_len:]
+    segs = match.segments
+    at = next((i for i, lit in enumerate(lits) if lit and lit.endswith("To") and i >= 2 and lits[i - 1] is None),
+              None)
+    if at is None or len(lits) != len(segs) or lits[-1] is not None:
+        return None
+    source, tail = segs[:at], segs[at + 1:]
+    # `moveTo/o/{dst}` stays in the source's bucket; `copyTo/b/{b2}/o/{dst}` names its own from the root.
+    target = tail if tail[0] == source[0] else source[:-2] + tail
+    keep = not lits[at].startswith(("move", "rename"))
+    return "/".join(source), "/".join(target), keep
 
 
 def _is_literal_verb(match: Match) -> bool:

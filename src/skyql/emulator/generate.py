@@ -96,7 +96,10 @@ class Generator:
         schema = self.service.schema(schema_name)
         if not schema.get("properties"):
             return {}
-        return self.object(schema, rng, ctx, 0)
+        out = self.object(schema, rng, ctx, 0)
+        # One generated page is the whole answer: a made-up token would name a next page that is this one again.
+        out.pop("nextPageToken", None)
+        return out
 
     def object(self, schema: dict[str, Any], rng: Random, ctx: ItemContext, depth: int) -> dict[str, Any]:
         props = schema.get("properties", {})

@@ -67,10 +67,15 @@ def build_request(
 
 
 def _split_parent(method: Method, given: dict[str, Any]) -> dict[str, Any]:
-    """StackQL's `{parentType}/{parent}`: `parent = 'projects/p'` alone gives both halves."""
+    """StackQL's `{parentType}/{parent}`: `parent = 'projects/p'` alone gives both halves; given beside
+    `parentType = 'projects'` too (as parent's description has it), the type is not sent twice."""
     parent = given.get(PARENT)
-    if PARENT_TYPE not in given and isinstance(parent, str) and "/" in parent and method.param(PARENT_TYPE):
+    if not (isinstance(parent, str) and "/" in parent and method.param(PARENT_TYPE)):
+        return given
+    if PARENT_TYPE not in given:
         given[PARENT_TYPE], given[PARENT] = parent.split("/", 1)
+    elif isinstance(given[PARENT_TYPE], str) and parent.startswith(given[PARENT_TYPE] + "/"):
+        given[PARENT] = parent.removeprefix(given[PARENT_TYPE] + "/")
     return given
 
 

@@ -92,8 +92,10 @@ def plan_exec(method_name: str, params: dict[str, Any], body_text: str | None, r
             f"its methods are {', '.join(sorted(resource.methods))}"
         )
     # StackQL's `buckets.setIamPolicy` is served by `buckets_iam_policies`: plan it as that resource's.
-    resource = next((r for r in resource.service.resources.values() if r.methods.get(method.name) is method),
-                    resource)
+    if resource.methods.get(method.name) is not method:
+        resource = next((r for r in resource.service.resources.values() if r.methods.get(method.name) is method),
+                        resource)
+    method = _exec_variant(resource, method, params)
     known = [p.name for p in method.params]
     unknown = [p for p in params if p not in known]
     if unknown:
@@ -120,6 +122,26 @@ def plan_exec(method_name: str, params: dict[str, Any], body_text: str | None, r
         body = {}
     values = {k: _param_value(v) for k, v in params.items()}
     return MutationPlan("EXEC", resource, method, [Call(method, values, body)], "AWAIT" in hints)
+
+
+def _exec_variant(resource: Resource, method: Method, params: dict[str, Any]) -> Method:
+    """The method of the same Google verb whose parameters the EXEC gives, when the named one's do not fit.
+
+    StackQL merges collections into one resource (compute's zonal `disks` and `regionDisks`); the EXEC name is
+    the zonal method's (`stop_async_replication`) and `@region` picks the regional one, as SELECT and DELETE
+    pick by their WHERE."""
+    given = [p for p, v in params.items() if v is not None]
+
+    def fits(m: Method) -> bool:
+        known = {p.name for p in m.params}
+        return all(p in known for p in params) and m.fits(given)
+
+    if fits(method):
+        return method
+    verb = method.discovery_id.rsplit(".", 1)[-1]
+    variants = [m for m in resource.methods_for(method.sql_verb)
+                if m is not method and m.raw == method.raw and m.discovery_id.rsplit(".", 1)[-1] == verb]
+    return next((m for m in variants if fits(m)), method)
 
 
 # -- INSERT ---------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from sqlglot import exp
@@ -17,6 +18,15 @@ def select_methods(resource: Resource) -> list[Method]:
     return [m for m in resource.methods_for("SELECT") if not m.raw]
 
 
+def page_method(resource: Resource, method: Method) -> Method | None:
+    """The method that reads `method`'s response pages whole, one row per page, when its rows are nested in
+    them (its raw `_list` twin, else the method itself read raw); None when its rows are the responses."""
+    if method.raw or not (method.object_key or method.scoped_key):
+        return None
+    twin = resource.methods.get("_" + method.name)
+    return twin if twin is not None and twin.raw else dataclasses.replace(method, raw=True)
+
+
 @dataclass(frozen=True)
 class Names:
     """The names a provider table answers to in SQL: its parameters and its row columns."""
@@ -24,18 +34,26 @@ class Names:
     params: dict[str, str]  # lower-cased -> as the registry spells it
     columns: dict[str, str]
     column_order: tuple[str, ...]
+    # Fields of a list's response pages that its rows do not have (`items`, `nextPageToken`, `warning`): a
+    # statement that reads them reads the pages themselves (plan/select.py, `page_method`).
+    pages: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, resource: Resource) -> Names:
         params: dict[str, str] = {}
         columns: dict[str, str] = {}
+        pages: dict[str, str] = {}
         for method in select_methods(resource):
             # Every parameter, pageToken too: StackQL's examples give it, and the fetcher starts from it.
             for param in method.params:
                 params.setdefault(param.name.lower(), param.name)
             for column in resource.columns(method):
                 columns.setdefault(column.name.lower(), column.name)
-        return cls(params, columns, tuple(columns.values()))
+            raw = page_method(resource, method)
+            for column in resource.columns(raw) if raw is not None else ():
+                pages.setdefault(column.name.lower(), column.name)
+        pages = {k: v for k, v in pages.items() if k not in columns and k not in params}
+        return cls(params, columns, tuple(columns.values()), pages)
 
     def param(self, name: str) -> str | None:
         return self.params.get(name.lower())
@@ -45,7 +63,7 @@ class Names:
 
     def canonical(self, name: str) -> str | None:
         """The registry's spelling of a parameter or column name (SQL names are case-insensitive)."""
-        return self.column(name) or self.param(name)
+        return self.column(name) or self.param(name) or self.pages.get(name.lower())
 
 
 @dataclass(eq=False)

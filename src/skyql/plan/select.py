@@ -28,7 +28,7 @@ from skyql.plan.literals import value_key
 from skyql.plan.methods import Choice, and_list, check_unused, choose_method
 from skyql.plan.model import Fetch, JoinParam, Plan
 from skyql.plan.quoted import quoted_strings
-from skyql.plan.refs import Ref, check_table_names, find_refs
+from skyql.plan.refs import Ref, check_table_names, find_refs, page_method, provider_resource
 from skyql.plan.resolve import Resolver
 from skyql.plan.rewrite import rewrite_tables
 from skyql.registry import Param, Registry
@@ -61,6 +61,7 @@ def plan_query(expression: exp.Expression, registry: Registry, params: Sequence[
         raise SqlError(f"only a query can be planned as a SELECT, not {expression.key.upper()}")
     tree = bind_params(expression.copy(), params)
     check_table_names(tree, registry)
+    _dotted_params(tree, registry)
     try:
         scopes = traverse_scope(tree)
         refs = find_refs(scopes, registry)
@@ -73,13 +74,32 @@ def plan_query(expression: exp.Expression, registry: Registry, params: Sequence[
         usage = ColumnUsage(resolver, scopes)
     except OptimizeError as err:
         raise SqlError(f"cannot plan this statement: {err}") from err
-    planned = [_choose(ref, constraints) for ref in refs]
+    planned = [_read_pages(_choose(ref, constraints), usage) for ref in refs]
     ordered = _dependency_order(planned)
     keys, fetches = _fetches(ordered, usage, _taken_names(tree), resolver, constraints)
     if len(fetches) == 1:
         fetch = fetches[0]
         fetch.limit = pushdown_limit(tree, scopes, refs, constraints, set(fetch.param_columns))
     return Plan(fetches, rewrite_tables(tree, keys, usage.full_names))
+
+
+def _dotted_params(tree: exp.Expression, registry: Registry) -> None:
+    """`options.requestedPolicyVersion = '3'` (StackQL's registry docs) names a query parameter with a dot in
+    its name, not column requestedPolicyVersion of a table `options`: read it as the parameter, quoted."""
+    sources = {t.alias_or_name.lower() for t in tree.find_all(exp.Table)}
+    sources |= {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    dotted: dict[str, str] = {}
+    for table in tree.find_all(exp.Table):
+        resource = provider_resource(table, registry)
+        for method in resource.methods.values() if resource is not None else ():
+            dotted.update({p.name.lower(): p.name for p in method.params if "." in p.name})
+    if not dotted:
+        return
+    for column in list(tree.find_all(exp.Column)):
+        if column.table and not column.args.get("db") and column.table.lower() not in sources:
+            name = dotted.get(f"{column.table}.{column.name}".lower())
+            if name is not None:
+                column.replace(exp.column(exp.to_identifier(name, quoted=True)))
 
 
 def _choose(ref: Ref, constraints: Constraints) -> _Planned:
@@ -101,6 +121,22 @@ def _choose(ref: Ref, constraints: Constraints) -> _Planned:
                 f"{ref.resource.id}: the conditions on {param.name} contradict each other, no value meets them all"
             )
     return _Planned(ref, choice, given, joinable)
+
+
+def _read_pages(item: _Planned, usage: ColumnUsage) -> _Planned:
+    """A statement that reads only fields of the response pages (`items`, `nextPageToken`, `warning`, and the
+    parameters) reads one row per page, as StackQL's registry docs show for compute's lists."""
+    names = usage.columns(item.ref)
+    pages = item.ref.names.pages
+    if not names or not any(name.lower() in pages for name in names):
+        return item
+    raw = page_method(item.ref.resource, item.choice.method)
+    if raw is None:
+        return item
+    envelope = {c.name for c in item.ref.resource.columns(raw)}
+    if all(name in envelope or item.ref.names.param(name) for name in names):
+        item.choice = Choice(raw, item.choice.from_joins)
+    return item
 
 
 def _dependency_order(planned: list[_Planned]) -> list[_Planned]:

@@ -8,6 +8,7 @@ The output is a pure function of the input and of `overlay.json`: building twice
 
 from __future__ import annotations
 
+import fnmatch
 import gzip
 import json
 import re
@@ -227,7 +228,8 @@ def _build_method(
         "paging": paging,
         "lro": _is_operation(doc, response),
     }
-    out.update(overlay.get("methods", {}).get(out["id"], {}))
+    # `why` says where a correction is documented; it is not a field of the method.
+    out.update({k: v for k, v in overlay.get("methods", {}).get(out["id"], {}).items() if k != "why"})
     methods = [out]
     if paging and verb == "SELECT" and key in ("list", "aggregatedList"):
         methods.append(dict(out, name="_" + out["name"], verb="EXEC", raw=True))
@@ -360,10 +362,25 @@ def _verb_order(methods: dict[str, Any]) -> dict[str, list[str]]:
     return order
 
 
+def _add_parameters(doc: dict[str, Any], added: dict[str, Any]) -> None:
+    """Overlay `parameters`: a parameter Google's API takes but the shipped discovery document omits, added to
+    each method whose id matches one of its `methods` globs (`compute.*.list`), unless the method declares it
+    (`why` says where the parameter is documented)."""
+    for name, spec in sorted(added.items()):
+        patterns = spec.get("methods", [])
+        declared = {k: v for k, v in spec.items() if k not in ("methods", "why")}
+        for _, methods in _walk(doc.get("resources", {})):
+            for m in methods.values():
+                params = m.setdefault("parameters", {})
+                if name not in params and any(fnmatch.fnmatchcase(m.get("id", ""), p) for p in patterns):
+                    params[name] = dict(declared)
+
+
 def build_service(
     name: str, doc: dict[str, Any], overlay: dict[str, Any], stackql: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """One discovery document -> skyql's compact service model (plain JSON data), in StackQL's names."""
+    _add_parameters(doc, overlay.get("parameters", {}))
     collections = dict(_walk(doc.get("resources", {})))
     stackql = stackql or {}
     resources, used = _stackql_resources(doc, stackql, collections, overlay)

@@ -86,6 +86,9 @@ class Registry:
     def resource(self, provider: str, service: str, resource: str) -> Resource:
         svc = self.service(provider, service)
         if resource not in svc.resources:
+            alias = svc.alias(resource)
+            if alias is not None:
+                return alias
             raise NotFoundError(
                 f"unknown resource {provider}.{service}.{shown(resource)}"
                 + did_you_mean(

@@ -202,6 +202,10 @@ class Resource:
         return list(seen)
 
 
+# The prefixes of compute's regional, global and zonal collections that StackQL once had as resources of their own.
+OLD_PREFIXES = ("global_", "region_", "zone_")
+
+
 @dataclass
 class Service:
     """One Google API at one version, e.g. aiplatform v1."""
@@ -216,6 +220,7 @@ class Service:
     endpoints: dict[str, str] = field(default_factory=dict)  # location -> regional root URL
     resources: dict[str, Resource] = field(default_factory=dict)
     schemas: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    _aliases: dict[str, Resource | None] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def id(self) -> str:
@@ -224,6 +229,27 @@ class Service:
     @property
     def base_url(self) -> str:
         return self.root_url + self.service_path
+
+    def alias(self, name: str) -> Resource | None:
+        """An older StackQL name of a collection now merged into another resource, as that collection's
+        methods alone: `compute.global_addresses` (today inside `addresses`), `region_disks`, `zone_operations`.
+
+        StackQL's earlier Google providers had a resource per compute collection; users' notebooks still
+        name them. Not listed by SHOW RESOURCES: the merged resource is the name to use."""
+        if name not in self._aliases:
+            self._aliases[name] = self._merged_collection(name) if name.startswith(OLD_PREFIXES) else None
+        return self._aliases[name]
+
+    def _merged_collection(self, name: str) -> Resource | None:
+        for res in self.resources.values():
+            methods = {k: m for k, m in res.methods.items()
+                       if snake_case(".".join(m.discovery_id.split(".")[1:-1])) == name}
+            if methods and len(methods) < len(res.methods):
+                collection = ".".join(next(iter(methods.values())).discovery_id.split(".")[1:-1])
+                order = {verb: [n for n in names if n in methods] for verb, names in res.order.items()}
+                return Resource(name=name, service=self, collection=collection, methods=methods,
+                                description=res.description, order={v: n for v, n in order.items() if n})
+        return None
 
     def schema(self, ref: str | None) -> dict[str, Any]:
         """The named schema, or {} when unknown."""
