@@ -66,6 +66,11 @@ def main() -> None:
         fail(f"README's main job did not answer the expected rows: {answered.stdout[:500]} {answered.stderr[:500]}")
     if {r["locationsId"] for r in rows} != {"us-central1", "europe-west4"}:
         fail(f"README's main job answered other locations: {rows}")
+    # SQLite's date functions run as DuckDB Python functions, which need numpy: a dependency the wheel must pull.
+    dated = subprocess.run([skyql_bin, "exec", "-o", "json", "SELECT date('2024-02-28', '+2 days') AS d"],
+                           capture_output=True, text=True, timeout=120)
+    if dated.returncode != 0 or json.loads(dated.stdout) != [{"d": "2024-03-01"}]:
+        fail(f"a SQLite date function failed from the wheel: {dated.stdout[:300]} {dated.stderr[:300]}")
     print(f"check-wheel: {len(index['services'])} services shipped; README's main job answered {len(rows)} rows")
 
 
