@@ -103,3 +103,22 @@ def test_group_concat_total_and_like_as_in_sqlite(session, jobs):
         f"SELECT count(*) / 2, count(*) * 1.0 / 2 FROM google.ml.jobs WHERE projectsId = '{jobs}'"
     )
     assert division.rows == [(2, 2.5)]
+
+
+def test_ifnull_and_coalesce_with_a_text_fallback_read_an_object_column_as_text(session, jobs):
+    # StackQL's docs: SELECT name, ifnull(website, 'Not hosting a website') FROM google.storage.buckets ...
+    result = session.execute(
+        f"SELECT jobId, ifnull(labels, 'no labels') AS l, coalesce(json_extract(labels, '$.team'), 'nobody') AS t "
+        f"FROM google.ml.jobs WHERE projectsId = '{jobs}' AND jobId IN ('job_a', 'job_d') ORDER BY jobId"
+    )
+    assert result.rows == [("job_a", '{"team":"vision"}', "vision"), ("job_d", "{}", "nobody")]
+
+
+def test_a_number_read_from_json_in_a_subquery_compares_with_a_number(session, jobs):
+    # As stackql-jupyter-demo's quota audit: ... FROM (SELECT json_extract(rq.value, '$.usage') AS usage ...)
+    # WHERE usage > 0.
+    result = session.execute(
+        "SELECT name FROM (SELECT jobId AS name, json_extract(json_object('n', length(jobId) - 4), '$.n') AS n "
+        f"FROM google.ml.jobs WHERE projectsId = '{jobs}') t WHERE n > 0 ORDER BY name LIMIT 2"
+    )
+    assert result.rows == [("job_a",), ("job_b",)]

@@ -46,8 +46,6 @@ def test_no_corpus_statement_crashes_skyql(report: Report) -> None:
     assert crashes == []
 
 
-@pytest.mark.xfail(strict=False, reason="issue 14: the compatibility work (names, semantics, SQLite functions, "
-                                        "templates, emulator) is merging; the lead removes this mark after it")
 def test_stackql_corpus_plans_97_percent_and_runs_90_percent_unchanged(report: Report) -> None:
     print(report.summary())
     assert report.rate("planned") >= 0.97, report.summary()

@@ -25,8 +25,10 @@ from sqlglot import exp
 from skyql.sql import sqlite_json
 
 _UPPER, _LOWER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"
-# DuckDB settings that give SQLite's arithmetic: 5/2 = 2, x/0 = NULL.
-SETTINGS: tuple[str, ...] = ("SET integer_division = true", "SET error_on_division_by_zero = false")
+# DuckDB settings that give SQLite's arithmetic: 5/2 = 2, x/0 = NULL; and text compared with a number is read as a
+# number (SQLite's json_extract answers numbers that skyql carries as text out of a subquery).
+SETTINGS: tuple[str, ...] = ("SET integer_division = true", "SET error_on_division_by_zero = false",
+                             "SET old_implicit_casting = true")
 _INT_TYPES = "('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'UTINYINT', 'USMALLINT', 'UINTEGER'," \
     " 'UBIGINT', 'UHUGEINT')"
 MACROS: tuple[str, ...] = (
@@ -118,6 +120,12 @@ def _function(node: exp.Expression) -> exp.Expression | None:  # noqa: PLR0911 -
     args = list(node.expressions) if isinstance(node, exp.Anonymous) else []
     if name in _TEXT_FUNCTIONS or name in ("julianday", "unixepoch") or (name == "format" and _printf(args)):
         return _sqlite_call(node, name, args)
+    if isinstance(node, exp.Coalesce) and _mixes_text_literal(node):
+        # coalesce(website, 'none'): SQLite's values are text or numbers, DuckDB's a JSON column too, which would
+        # read 'none' as JSON. With a text fallback the answer is text, as SQLite shows it.
+        first, *rest = [a if isinstance(a, exp.Literal) else _cast(a, "VARCHAR")
+                        for a in (node.this, *node.expressions)]
+        return exp.Coalesce(this=first, expressions=rest)
     if name == "total" and len(args) == 1:
         return exp.Coalesce(this=_cast(exp.Sum(this=args[0]), "DOUBLE"), expressions=[_cast(
             exp.Literal.number(0), "DOUBLE")])
@@ -187,6 +195,12 @@ def _function(node: exp.Expression) -> exp.Expression | None:  # noqa: PLR0911 -
             and not isinstance(node.parent, exp.Cast | exp.DataType | exp.Interval | exp.DataTypeParam)):
         return _cast(node.copy(), "DOUBLE")  # 1.5 is a real in SQLite, a DECIMAL in DuckDB
     return None
+
+
+def _mixes_text_literal(node: exp.Coalesce) -> bool:
+    args = [node.this, *node.expressions]
+    return any(isinstance(a, exp.Literal) and a.is_string for a in args) and any(
+        not isinstance(a, exp.Literal) and not (isinstance(a, exp.Cast) and a.to.is_type("VARCHAR")) for a in args)
 
 
 def _is_text(node: exp.Expression) -> bool:
