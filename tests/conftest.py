@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from skyql.emulator import Emulator
+
+if TYPE_CHECKING:
+    from skyql.session import Session
 
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 
@@ -39,3 +43,21 @@ def access_token(emulator: Emulator) -> str:
     creds = service_account.Credentials.from_service_account_info(emulator.key_info, scopes=[CLOUD_PLATFORM])
     creds.refresh(Request())
     return creds.token
+
+
+@pytest.fixture(scope="module")
+def shared_session(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+    """One session per test module that asks for it (its token is fetched once)."""
+    from tests.mutation_support import module_session
+
+    yield from module_session(emulator, tmp_path_factory)
+
+
+@pytest.fixture
+def session(shared_session: Session, emulator: Emulator) -> Session:
+    """The module's session, with the emulator's request log emptied: a test sees only its own requests.
+
+    Modules with a session of their own define `session` themselves."""
+    from tests.mutation_support import cleared
+
+    return cleared(shared_session, emulator)

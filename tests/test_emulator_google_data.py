@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -11,19 +10,8 @@ import pytest
 from skyql.emulator import Emulator
 from skyql.errors import ApiError
 from skyql.session import Session
-from tests.mutation_support import cleared, module_session
 
 COMPUTE = "/compute/v1/projects"
-
-
-@pytest.fixture(scope="module")
-def shared_session(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
-    yield from module_session(emulator, tmp_path_factory)
-
-
-@pytest.fixture
-def session(shared_session: Session, emulator: Emulator) -> Session:
-    return cleared(shared_session, emulator)
 
 
 def get(emulator: Emulator, token: str, path: str, **query: Any) -> dict[str, Any]:

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
 
 import pytest
 
 from skyql.emulator import Emulator
 from skyql.session import Session
 from skyql.sql import render_template
-from tests.mutation_support import HPT, HPT_PATH, api_calls, auth_for, cleared, cli, module_session
+from tests.mutation_support import HPT, HPT_PATH, api_calls, auth_for, cli
 
 STUDY_SPEC = {
     "metrics": [{"metricId": "accuracy", "goal": "MAXIMIZE"}],
@@ -26,16 +25,6 @@ TRIAL_JOB_SPEC = {
                          "containerSpec": {"imageUri": "gcr.io/my-proj/train"}}]
 }
 _job_numbers = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def shared_session(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
-    yield from module_session(emulator, tmp_path_factory)
-
-
-@pytest.fixture
-def session(shared_session: Session, emulator: Emulator) -> Session:
-    return cleared(shared_session, emulator)
 
 
 def create_tuning_job(session: Session, project: str, name: str = "lr-sweep") -> str:

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from skyql.emulator import Emulator
 from skyql.errors import ApiError, NotFoundError, ParameterError, SqlError
 from skyql.session import Session
-from tests.mutation_support import HPT, HPT_PATH, api_calls, cleared, module_session, open_session
+from tests.mutation_support import HPT, HPT_PATH, api_calls, open_session
 
 CREATE = (f"INSERT INTO {HPT} (projectsId, locationsId, data__displayName, data__maxTrialCount, "
           "data__parallelTrialCount, data__studySpec, data__trialJobSpec) ")
-
-
-@pytest.fixture(scope="module")
-def shared_session(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
-    yield from module_session(emulator, tmp_path_factory)
-
-
-@pytest.fixture
-def session(shared_session: Session, emulator: Emulator) -> Session:
-    return cleared(shared_session, emulator)
 
 
 def refused(session: Session, emulator: Emulator, sql: str, error: type[Exception]) -> str:

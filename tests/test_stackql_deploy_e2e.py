@@ -11,7 +11,6 @@ import gzip
 import json
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from skyql.registry.build import build_service
 from skyql.registry.loader import default_providers_dir
 from skyql.session import Session
 from skyql.sql import render_template
-from tests.mutation_support import api_calls, cleared, module_session, open_session
+from tests.mutation_support import api_calls, open_session
 
 FILES = Path(__file__).parent / "fixtures" / "stackql_deploy"
 _ANCHOR = re.compile(r"^/\*\+\s*(\w+)[^*]*\*/\s*$", re.MULTILINE)
@@ -74,16 +73,6 @@ class Deployer:
         self.run("delete")
         if check_exists:
             assert self.count("exists") == 0, "the resource still exists after delete"
-
-
-@pytest.fixture(scope="module")
-def shared_session(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
-    yield from module_session(emulator, tmp_path_factory)
-
-
-@pytest.fixture
-def session(shared_session: Session, emulator: Emulator) -> Session:
-    return cleared(shared_session, emulator)
 
 
 def network(session: Session, vpc_name: str) -> Deployer:
