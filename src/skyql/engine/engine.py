@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib.util
 import json
@@ -46,6 +47,9 @@ class Engine:
         # The local SQL is SQLite's (StackQL's engine): its arithmetic, functions and JSON semantics.
         for statement in (*sqlite.SETTINGS, *sqlite.MACROS, *sqlite_json.MACROS):
             self._conn.execute(statement)
+        for setting in sqlite.SETTINGS_IF_KNOWN:
+            with contextlib.suppress(duckdb.CatalogException):
+                self._conn.execute(setting)
         # Python functions (SQLite's date functions, json_tree's depth check) are registered by the first
         # statement that calls one: registering any makes DuckDB import numpy, ~0.1 s of a first query.
         self._udfs = False

@@ -27,8 +27,9 @@ from skyql.sql import sqlite_json
 _UPPER, _LOWER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"
 # DuckDB settings that give SQLite's arithmetic: 5/2 = 2, x/0 = NULL; and text compared with a number is read as a
 # number (SQLite's json_extract answers numbers that skyql carries as text out of a subquery).
-SETTINGS: tuple[str, ...] = ("SET integer_division = true", "SET error_on_division_by_zero = false",
-                             "SET old_implicit_casting = true")
+SETTINGS: tuple[str, ...] = ("SET integer_division = true", "SET old_implicit_casting = true")
+# DuckDB 2 raises on x/0 unless told otherwise; DuckDB 1.x answers NULL and has no such setting.
+SETTINGS_IF_KNOWN: tuple[str, ...] = ("SET error_on_division_by_zero = false",)
 _INT_TYPES = "('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'UTINYINT', 'USMALLINT', 'UINTEGER'," \
     " 'UBIGINT', 'UHUGEINT')"
 MACROS: tuple[str, ...] = (
