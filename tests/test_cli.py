@@ -98,9 +98,9 @@ def test_a_select_loads_neither_numpy_nor_jinja_nor_a_token_library_it_does_not_
     query = "SELECT jobId FROM google.ml.jobs WHERE projectsId = 'demo-project' LIMIT 1"
     code = (
         "import sys\n"
-        # DuckDB 1.x imports numpy by itself when it answers a query; then it is not skyql's to avoid.
+        # DuckDB 1.x imports pandas and numpy by itself to bind query parameters; then they are not skyql's.
         "import duckdb\n"
-        "duckdb.connect().sql('SELECT 1').fetchall()\n"
+        "duckdb.connect().execute('SELECT ?', ['x']).fetchone()\n"
         "theirs = {m for m in ('numpy',) if m in sys.modules}\n"
         "from skyql.cli.main import main\n"
         f"assert main(['exec', '--endpoint', 'google={emulator.url}', '--auth', {auth!r}, {query!r}]) == 0\n"
