@@ -48,6 +48,8 @@ def main() -> None:
     if not index["services"]:
         fail("the registry index in the wheel names no service")
     in_wheel = set(zipfile.ZipFile(wheel).namelist())
+    if "skyql/py.typed" not in in_wheel:
+        fail("the wheel lacks skyql/py.typed: type checkers would not read skyql's type hints")
     in_sdist = {name.split("/", 1)[1] for name in tarfile.open(sdist).getnames() if "/" in name}
     for what, names, folder in (("wheel", in_wheel, "skyql/providers"), ("sdist", in_sdist, "providers")):
         missing = [s["name"] for s in index["services"] if f"{folder}/google/services/{s['name']}.json.gz" not in names]

@@ -81,9 +81,9 @@ def collection_resource_names(
                     # Nothing to prefix a top-level collection with: it is the service-wide one.
                     c = f"global_{c}"
                 if (counts[c] == 1 and c not in taken and c not in names) or exhausted:
-                    base, n = c, 2
+                    base, suffix = c, 2
                     while c in taken:
-                        c, n = f"{base}_{n}", n + 1
+                        c, suffix = f"{base}_{suffix}", suffix + 1
                     names[i] = c
                     taken.add(names[i])
                 else:

@@ -194,12 +194,12 @@ def _place_values(template: str, skeleton: str, state: _State) -> Rendered:
         line_index += sql.count("\n", position, match.start())
         before = out[-1][-1:] if out[-1] else (out[-2][-1:] if len(out) > 1 else "")
         after = sql[match.end() : match.end() + 1]
-        line = origin[line_index]
+        line_no = origin[line_index]
         try:
             out.append(placement.write(state.values[int(match.group(1))], kind, before, after))
         except placement.Refused as err:
-            shown = template_lines[line - 1] if 0 < line <= len(template_lines) else ""
-            raise placement.refused(str(err), line, shown) from None
+            shown = template_lines[line_no - 1] if 0 < line_no <= len(template_lines) else ""
+            raise placement.refused(str(err), line_no, shown) from None
         position = match.end()
     out.append(sql[position:])
     final = "".join(out)
@@ -340,7 +340,7 @@ def _environment() -> jinja2.Environment:
 
     class Environment(ImmutableSandboxedEnvironment):
         intercepted_binops = frozenset({"*", "**"})
-        concat = staticmethod(_concat)  # type: ignore[assignment]
+        concat = staticmethod(_concat)
 
         def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
             if operator == "**" and isinstance(right, int) and abs(right) > 1000:
