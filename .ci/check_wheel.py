@@ -47,10 +47,12 @@ def main() -> None:
     index = json.loads((providers / "google" / "provider.json").read_text())
     if not index["services"]:
         fail("the registry index in the wheel names no service")
-    in_wheel = set(zipfile.ZipFile(wheel).namelist())
+    with zipfile.ZipFile(wheel) as archive:
+        in_wheel = set(archive.namelist())
     if "skyql/py.typed" not in in_wheel:
         fail("the wheel lacks skyql/py.typed: type checkers would not read skyql's type hints")
-    in_sdist = {name.split("/", 1)[1] for name in tarfile.open(sdist).getnames() if "/" in name}
+    with tarfile.open(sdist) as tar:
+        in_sdist = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
     for what, names, folder in (("wheel", in_wheel, "skyql/providers"), ("sdist", in_sdist, "providers")):
         missing = [s["name"] for s in index["services"] if f"{folder}/google/services/{s['name']}.json.gz" not in names]
         if missing:
