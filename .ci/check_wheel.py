@@ -54,9 +54,15 @@ def main() -> None:
     with tarfile.open(sdist) as tar:
         in_sdist = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
     for what, names, folder in (("wheel", in_wheel, "skyql/providers"), ("sdist", in_sdist, "providers")):
-        missing = [s["name"] for s in index["services"] if f"{folder}/google/services/{s['name']}.json.gz" not in names]
+        missing = [
+            s["name"]
+            for s in index["services"]
+            if f"{folder}/google/services/{s['name']}.json.gz" not in names
+        ]
         if missing:
-            fail(f"the {what} lacks service files the registry index names: {missing[:10]} ({len(missing)} in all)")
+            fail(
+                f"the {what} lacks service files the registry index names: {missing[:10]} ({len(missing)} in all)"
+            )
 
     skyql_bin = Path(sys.executable).parent / "skyql"
     args = main_job_query(readme)
@@ -67,15 +73,23 @@ def main() -> None:
     answered = subprocess.run([skyql_bin, *args, "-o", "json"], capture_output=True, text=True, timeout=300)
     rows = json.loads(answered.stdout) if answered.returncode == 0 else None
     if not rows or any(set(r) != {"locationsId", "state", "jobs"} or r["jobs"] < 1 for r in rows):
-        fail(f"README's main job did not answer the expected rows: {answered.stdout[:500]} {answered.stderr[:500]}")
+        fail(
+            f"README's main job did not answer the expected rows: {answered.stdout[:500]} {answered.stderr[:500]}"
+        )
     if {r["locationsId"] for r in rows} != {"us-central1", "europe-west4"}:
         fail(f"README's main job answered other locations: {rows}")
     # SQLite's date functions run as DuckDB Python functions, which need numpy: a dependency the wheel must pull.
-    dated = subprocess.run([skyql_bin, "exec", "-o", "json", "SELECT date('2024-02-28', '+2 days') AS d"],
-                           capture_output=True, text=True, timeout=120)
+    dated = subprocess.run(
+        [skyql_bin, "exec", "-o", "json", "SELECT date('2024-02-28', '+2 days') AS d"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if dated.returncode != 0 or json.loads(dated.stdout) != [{"d": "2024-03-01"}]:
         fail(f"a SQLite date function failed from the wheel: {dated.stdout[:300]} {dated.stderr[:300]}")
-    print(f"check-wheel: {len(index['services'])} services shipped; README's main job answered {len(rows)} rows")
+    print(
+        f"check-wheel: {len(index['services'])} services shipped; README's main job answered {len(rows)} rows"
+    )
 
 
 if __name__ == "__main__":

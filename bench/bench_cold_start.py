@@ -14,10 +14,20 @@ RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 15
 COMMANDS = {
     "baseline: python -c 'import duckdb, sqlglot'": [sys.executable, "-c", "import duckdb, sqlglot"],
     "python -c 'pass' (interpreter alone)": [sys.executable, "-c", "pass"],
-    "skyql exec SHOW METHODS": [sys.executable, "-m", "skyql.cli.main", "exec",
-                                "SHOW METHODS IN google.aiplatform.hyperparameter_tuning_jobs"],
-    "skyql exec DESCRIBE": [sys.executable, "-m", "skyql.cli.main", "exec",
-                            "DESCRIBE google.aiplatform.hyperparameter_tuning_jobs"],
+    "skyql exec SHOW METHODS": [
+        sys.executable,
+        "-m",
+        "skyql.cli.main",
+        "exec",
+        "SHOW METHODS IN google.aiplatform.hyperparameter_tuning_jobs",
+    ],
+    "skyql exec DESCRIBE": [
+        sys.executable,
+        "-m",
+        "skyql.cli.main",
+        "exec",
+        "DESCRIBE google.aiplatform.hyperparameter_tuning_jobs",
+    ],
     "skyql exec SHOW SERVICES": [sys.executable, "-m", "skyql.cli.main", "exec", "SHOW SERVICES IN google"],
 }
 

@@ -31,7 +31,8 @@ def emulator_url(in_process: bool, page_size: int) -> Iterator[str]:
         return
     proc = subprocess.Popen(
         [sys.executable, "-m", "skyql.emulator", "--port", "0", "--page-size-cap", str(page_size)],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None
@@ -48,7 +49,8 @@ def access_token(client: httpx.Client) -> str:
 
     key = client.get("/_emulator/key").json()
     creds = service_account.Credentials.from_service_account_info(
-        key, scopes=["https://www.googleapis.com/auth/cloud-platform"])
+        key, scopes=["https://www.googleapis.com/auth/cloud-platform"]
+    )
     creds.refresh(Request())
     return creds.token
 
@@ -70,20 +72,28 @@ def read_all(client: httpx.Client, page_size: int) -> tuple[int, int]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--page-size", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--in-process", action="store_true")
     args = parser.parse_args()
-    with emulator_url(args.in_process, args.page_size) as url, httpx.Client(base_url=url, timeout=30) as client:
+    with (
+        emulator_url(args.in_process, args.page_size) as url,
+        httpx.Client(base_url=url, timeout=30) as client,
+    ):
         t0 = time.perf_counter()
-        count = client.post("/_emulator/populate", json={"service": "ml", "collection": COLLECTION,
-                                                         "count": args.items}).json()["count"]
+        count = client.post(
+            "/_emulator/populate", json={"service": "ml", "collection": COLLECTION, "count": args.items}
+        ).json()["count"]
         populate_s = time.perf_counter() - t0
         client.headers["Authorization"] = f"Bearer {access_token(client)}"
-        print(f"emulator {url} ({'in-process' if args.in_process else 'own process'}); "
-              f"populated {count:,} ml jobs in {populate_s:.2f} s")
+        print(
+            f"emulator {url} ({'in-process' if args.in_process else 'own process'}); "
+            f"populated {count:,} ml jobs in {populate_s:.2f} s"
+        )
         best = 0.0
         for r in range(1, args.rounds + 1):
             t0 = time.perf_counter()
@@ -92,8 +102,10 @@ def main() -> int:
             rate = pages / elapsed
             best = max(best, rate)
             size = len(client.get(f"/v1/{COLLECTION}", params={"pageSize": args.page_size}).content)
-            print(f"round {r}: {items:,} items in {pages} pages of {args.page_size} ({size / 1024:.0f} KiB each)"
-                  f" in {elapsed:.2f} s: {rate:,.0f} pages/s, {items / elapsed:,.0f} items/s")
+            print(
+                f"round {r}: {items:,} items in {pages} pages of {args.page_size} ({size / 1024:.0f} KiB each)"
+                f" in {elapsed:.2f} s: {rate:,.0f} pages/s, {items / elapsed:,.0f} items/s"
+            )
         print(f"best: {best:,.0f} pages/s (target >= 1,000): {'OK' if best >= 1000 else 'BELOW TARGET'}")
     return 0
 

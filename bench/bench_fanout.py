@@ -38,7 +38,9 @@ def locations(count: int) -> list[str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--locations", type=int, default=20)
     parser.add_argument("--pages", type=int, default=5)
     parser.add_argument("--latency-ms", type=int, default=50)
@@ -47,16 +49,24 @@ def main() -> int:
     args = parser.parse_args()
     regions = locations(args.locations)
     in_list = ", ".join(f"'{loc}'" for loc in regions)
-    sql = (f"SELECT locationsId, count(*) AS n FROM google.aiplatform.hyperparameter_tuning_jobs "
-           f"WHERE projectsId = '{PROJECT}' AND locationsId IN ({in_list}) GROUP BY locationsId")
+    sql = (
+        f"SELECT locationsId, count(*) AS n FROM google.aiplatform.hyperparameter_tuning_jobs "
+        f"WHERE projectsId = '{PROJECT}' AND locationsId IN ({in_list}) GROUP BY locationsId"
+    )
     requests = args.locations * args.pages
-    with tempfile.TemporaryDirectory() as tmp, \
-            emulator_process(Path(tmp), page_size_cap=CAP, latency_ms=args.latency_ms) as emu:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        emulator_process(Path(tmp), page_size_cap=CAP, latency_ms=args.latency_ms) as emu,
+    ):
         for loc in regions:
-            emu.populate("aiplatform", f"projects/{PROJECT}/locations/{loc}/hyperparameterTuningJobs",
-                         args.pages * CAP)
-        print(f"# {dt.date.today()}; {machine()}; emulator in its own process, {args.latency_ms} ms per request; "
-              f"{args.locations} locations x {args.pages} pages of {CAP} = {requests} list requests", flush=True)
+            emu.populate(
+                "aiplatform", f"projects/{PROJECT}/locations/{loc}/hyperparameterTuningJobs", args.pages * CAP
+            )
+        print(
+            f"# {dt.date.today()}; {machine()}; emulator in its own process, {args.latency_ms} ms per request; "
+            f"{args.locations} locations x {args.pages} pages of {CAP} = {requests} list requests",
+            flush=True,
+        )
         auth = {"google": {"type": "service_account", "credentialsfilepath": str(emu.key)}}
         sessions = {
             n: Session(Options(auth=auth, endpoints={"google": emu.url}, concurrency=n))
@@ -79,10 +89,14 @@ def main() -> int:
     latency = args.latency_ms / 1000
     floor = max(args.pages, math.ceil(requests / args.concurrency)) * latency
     waves = math.ceil(args.locations / args.concurrency) * args.pages * latency
-    print(f"\nserial (concurrency 1)       median {serial:6.3f} s  (floor {requests} x {latency:g} s = "
-          f"{requests * latency:.2f} s)")
-    print(f"concurrency {args.concurrency:<2}               median {fast:6.3f} s  (floor {floor:.2f} s; "
-          f"{math.ceil(args.locations / args.concurrency)} waves of whole streams: {waves:.2f} s)")
+    print(
+        f"\nserial (concurrency 1)       median {serial:6.3f} s  (floor {requests} x {latency:g} s = "
+        f"{requests * latency:.2f} s)"
+    )
+    print(
+        f"concurrency {args.concurrency:<2}               median {fast:6.3f} s  (floor {floor:.2f} s; "
+        f"{math.ceil(args.locations / args.concurrency)} waves of whole streams: {waves:.2f} s)"
+    )
     print(f"concurrent / serial: {fast / serial:.3f}x (target <= 0.1)")
     return 0
 

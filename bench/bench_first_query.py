@@ -36,8 +36,13 @@ def seconds(cmd: list[str], env: dict[str, str]) -> float:
 
 def instructions(cmd: list[str], env: dict[str, str]) -> int:
     """Instructions the command executes (valgrind's callgrind), threads included."""
-    done = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *cmd],
-                          capture_output=True, text=True, env=env, check=True)
+    done = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *cmd],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     return int(re.findall(r"Collected : (\d+)", done.stderr)[-1])
 
 
@@ -52,8 +57,17 @@ def main() -> None:
     counted: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as tmp, emulator_process(Path(tmp)) as emu:
         auth = json.dumps({"google": {"type": "service_account", "credentialsfilepath": str(emu.key)}})
-        query = [sys.executable, "-m", "skyql.cli.main", "exec", "--endpoint", f"google={emu.url}",
-                 "--auth", auth, QUERY]
+        query = [
+            sys.executable,
+            "-m",
+            "skyql.cli.main",
+            "exec",
+            "--endpoint",
+            f"google={emu.url}",
+            "--auth",
+            auth,
+            QUERY,
+        ]
         plain = {**os.environ, "SKYQL_CACHE_DIR": str(Path(tmp) / "cache")}
         # As on a user's machine: compiled modules are cached (an editable install under
         # PYTHONDONTWRITEBYTECODE would compile skyql's sources on every run, ~60 ms).
@@ -62,9 +76,14 @@ def main() -> None:
         uncached = {**plain, "SKYQL_TOKEN_CACHE": "off"}
 
         contenders: dict[str, tuple[list[str], dict[str, str]]] = {
-            "baseline: python -c 'import duckdb, sqlglot'": ([sys.executable, "-c", "import duckdb, sqlglot"], plain),
+            "baseline: python -c 'import duckdb, sqlglot'": (
+                [sys.executable, "-c", "import duckdb, sqlglot"],
+                plain,
+            ),
             "skyql exec SHOW METHODS (metadata)": (
-                [sys.executable, "-m", "skyql.cli.main", "exec", "SHOW METHODS IN google.ml.jobs"], plain),
+                [sys.executable, "-m", "skyql.cli.main", "exec", "SHOW METHODS IN google.ml.jobs"],
+                plain,
+            ),
             "skyql exec SELECT, token cached": (query, plain),
             "skyql exec SELECT, token cache off": (query, uncached),
         }

@@ -35,8 +35,17 @@ GROUP_BY = f"SELECT state, count(*) AS n FROM google.ml.jobs WHERE projectsId = 
 TWO_COLUMNS = f"SELECT jobId, state FROM google.ml.jobs WHERE projectsId = '{PROJECT}'"
 SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
 PAGE = 100
-CONTENDERS = ["skyql", "skyql-full", "client", "httpx", "httpx-fields", "httpx-async", "aiohttp", "skyql-two",
-              "skyql-two-full"]
+CONTENDERS = [
+    "skyql",
+    "skyql-full",
+    "client",
+    "httpx",
+    "httpx-fields",
+    "httpx-async",
+    "aiohttp",
+    "skyql-two",
+    "skyql-two-full",
+]
 
 
 # -- contenders (each runs in its own process) -------------------------------------------------------
@@ -66,7 +75,13 @@ def skyql_child(url: str, key: str, sql: str, pushdown: bool) -> dict[str, Any]:
         answer: Any = {str(state): int(n) for state, n in result.rows}
     else:
         answer = {"rows": len(result.rows)}
-    return {"seconds": seconds, "rss": peak_rss_mb(), "rss_before": base, "bytes": received[0], "answer": answer}
+    return {
+        "seconds": seconds,
+        "rss": peak_rss_mb(),
+        "rss_before": base,
+        "bytes": received[0],
+        "answer": answer,
+    }
 
 
 def client_child(url: str, key: str) -> dict[str, Any]:
@@ -75,8 +90,14 @@ def client_child(url: str, key: str) -> dict[str, Any]:
     from googleapiclient.discovery import build
 
     creds = service_account.Credentials.from_service_account_file(key, scopes=SCOPES)
-    ml = build("ml", "v1", credentials=creds, client_options={"api_endpoint": url}, static_discovery=True,
-               cache_discovery=False)
+    ml = build(
+        "ml",
+        "v1",
+        credentials=creds,
+        client_options={"api_endpoint": url},
+        static_discovery=True,
+        cache_discovery=False,
+    )
     jobs = ml.projects().jobs()
 
     def run(project: str) -> dict[str, int]:
@@ -121,7 +142,13 @@ def httpx_child(url: str, key: str, fields: str | None) -> dict[str, Any]:
     run(WARM)
     base = peak_rss_mb()
     seconds, (size, pages) = timed(lambda: run(PROJECT))
-    return {"seconds": seconds, "rss": peak_rss_mb(), "rss_before": base, "bytes": size, "answer": {"pages": pages}}
+    return {
+        "seconds": seconds,
+        "rss": peak_rss_mb(),
+        "rss_before": base,
+        "bytes": size,
+        "answer": {"pages": pages},
+    }
 
 
 def async_child(url: str, key: str, library: str) -> dict[str, Any]:
@@ -152,6 +179,7 @@ def async_child(url: str, key: str, library: str) -> dict[str, Any]:
             import aiohttp
 
             async with aiohttp.ClientSession(headers=headers) as session:
+
                 async def get(u: str, params: dict[str, Any]) -> bytes:
                     async with session.get(u, params=params) as reply:
                         reply.raise_for_status()
@@ -161,6 +189,7 @@ def async_child(url: str, key: str, library: str) -> dict[str, Any]:
         import httpx
 
         async with httpx.AsyncClient(headers=headers, timeout=60) as client:
+
             async def aget(u: str, params: dict[str, Any]) -> bytes:
                 reply = await client.get(u, params=params)
                 reply.raise_for_status()
@@ -169,7 +198,13 @@ def async_child(url: str, key: str, library: str) -> dict[str, Any]:
             return await _timed_async(chain, aget)
 
     seconds, (size, pages), base = asyncio.run(main())
-    return {"seconds": seconds, "rss": peak_rss_mb(), "rss_before": base, "bytes": size, "answer": {"pages": pages}}
+    return {
+        "seconds": seconds,
+        "rss": peak_rss_mb(),
+        "rss_before": base,
+        "bytes": size,
+        "answer": {"pages": pages},
+    }
 
 
 async def _timed_async(chain: Any, get: Any) -> tuple[float, Any, float]:
@@ -188,7 +223,7 @@ def _tail_token(body: bytes) -> str | None:
     if at < 0:
         return None
     start = at + len(b'"nextPageToken":"')
-    return body[start: body.index(b'"', start)].decode()
+    return body[start : body.index(b'"', start)].decode()
 
 
 def skyql_mask(sql: str) -> str:
@@ -223,7 +258,9 @@ def child(args: argparse.Namespace) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--only", help="comma-separated contenders (default: all)")
@@ -241,8 +278,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp, emulator_process(Path(tmp), page_size_cap=PAGE) as emu:
         seconds, count = timed(lambda: emu.populate("ml", f"projects/{PROJECT}/jobs", args.items))
         emu.populate("ml", f"projects/{WARM}/jobs", 3)
-        print(f"# {dt.date.today()}; {machine()}; emulator in its own process; {count:,} jobs populated in "
-              f"{seconds:.1f} s; {args.rounds} rounds, contenders interleaved", flush=True)
+        print(
+            f"# {dt.date.today()}; {machine()}; emulator in its own process; {count:,} jobs populated in "
+            f"{seconds:.1f} s; {args.rounds} rounds, contenders interleaved",
+            flush=True,
+        )
         mask = skyql_mask(GROUP_BY)
         _warm_server(emu, [mask, skyql_mask(TWO_COLUMNS)])
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
@@ -251,8 +291,19 @@ def main() -> int:
             for name in names:
                 emu.clear_log()
                 contender, _, base = name.partition("@")
-                runs[name].append(run_child(__file__, contender, "--url", emu.url, "--key", str(emu.key),
-                                            "--fields", mask, src=args.baseline_src if base else None))
+                runs[name].append(
+                    run_child(
+                        __file__,
+                        contender,
+                        "--url",
+                        emu.url,
+                        "--key",
+                        str(emu.key),
+                        "--fields",
+                        mask,
+                        src=args.baseline_src if base else None,
+                    )
+                )
     results = {name: _merge(outs) for name, outs in runs.items()}
     for name, out in results.items():
         _report(name, out)
@@ -273,22 +324,31 @@ def _warm_server(emu: Any, masks: list[str]) -> None:
     with httpx.Client(base_url=emu.url, headers={"Authorization": f"Bearer {creds.token}"}, timeout=60) as c:
         for fields in (None, *masks):
             params: dict[str, Any] = {"pageSize": PAGE, **({"fields": fields} if fields else {})}
-            while (token := _tail_token(c.get(f"/v1/projects/{PROJECT}/jobs", params=params).content)) is not None:
+            while (
+                token := _tail_token(c.get(f"/v1/projects/{PROJECT}/jobs", params=params).content)
+            ) is not None:
                 params["pageToken"] = token
 
 
 def _merge(outs: list[dict[str, Any]]) -> dict[str, Any]:
     """One contender's rounds: every time, the highest peak RSS, the last answer."""
-    return {"times": [o["seconds"] for o in outs], "rss": max(o["rss"] for o in outs),
-            "rss_before": max(o["rss_before"] for o in outs), "bytes": outs[-1]["bytes"],
-            "answer": outs[-1]["answer"]}
+    return {
+        "times": [o["seconds"] for o in outs],
+        "rss": max(o["rss"] for o in outs),
+        "rss_before": max(o["rss_before"] for o in outs),
+        "bytes": outs[-1]["bytes"],
+        "answer": outs[-1]["answer"],
+    }
 
 
 def _report(name: str, out: dict[str, Any]) -> None:
     times = out["times"]
     size = f"{out['bytes'] / 1e6:6.1f} MB" if out["bytes"] is not None else "     - "
-    print(f"{name:16} median {median(times):6.3f} s  best {min(times):6.3f} s  received {size}  "
-          f"peak RSS {out['rss']:5.0f} MB (after warm-up {out['rss_before']:4.0f} MB)", flush=True)
+    print(
+        f"{name:16} median {median(times):6.3f} s  best {min(times):6.3f} s  received {size}  "
+        f"peak RSS {out['rss']:5.0f} MB (after warm-up {out['rss_before']:4.0f} MB)",
+        flush=True,
+    )
 
 
 def _summary(results: dict[str, dict[str, Any]]) -> None:
@@ -314,8 +374,12 @@ def _summary(results: dict[str, dict[str, Any]]) -> None:
         if name.startswith("skyql") and out["bytes"] is not None:
             limit = 300 + out["bytes"] / 2**20
             verdict = "OK" if out["rss"] <= limit else "OVER"
-            print(f"{name:15} peak RSS {out['rss']:.0f} MB; limit 300 MB + received = {limit:.0f} MB: {verdict}")
-    answers = {name: out["answer"] for name, out in results.items() if name in ("skyql", "skyql-full", "client")}
+            print(
+                f"{name:15} peak RSS {out['rss']:.0f} MB; limit 300 MB + received = {limit:.0f} MB: {verdict}"
+            )
+    answers = {
+        name: out["answer"] for name, out in results.items() if name in ("skyql", "skyql-full", "client")
+    }
     if len({json.dumps(a, sort_keys=True) for a in answers.values()}) > 1:
         print("ANSWERS DIFFER:", answers)
     elif answers:

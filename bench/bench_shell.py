@@ -105,10 +105,14 @@ def main() -> None:
     s, p, b, ss, o = (statistics.median(x) for x in (start, pt, bare, sess, own))
     print(f"python -c pass                         {b * 1000:6.0f} ms")
     print(f"python -c 'import prompt_toolkit'      {p * 1000:6.0f} ms")
-    print(f"python -c 'import skyql.session'       {ss * 1000:6.0f} ms   (sqlglot loads at the first statement)")
+    print(
+        f"python -c 'import skyql.session'       {ss * 1000:6.0f} ms   (sqlglot loads at the first statement)"
+    )
     print(f"python -c 'import <the shell modules>' {o * 1000:6.0f} ms   (prompt_toolkit, registry, shell)")
-    print(f"skyql shell to first prompt            {s * 1000:6.0f} ms   = {s / p:.2f}x the prompt_toolkit "
-          f"import (target <= 2x)")
+    print(
+        f"skyql shell to first prompt            {s * 1000:6.0f} ms   = {s / p:.2f}x the prompt_toolkit "
+        f"import (target <= 2x)"
+    )
     print()
     print(f"{'completion (median of ' + str(runs) + ')':40} {'cold ms':>8} {'warm ms':>8}")
     for label, text in CASES:

@@ -39,8 +39,16 @@ def inject_faults(emu: EmulatorProcess, seed: int) -> None:
     for number, (fault, probability) in enumerate(FAULTS):
         # A later rule only sees the requests the earlier ones let through: scale its chance to keep its share.
         left = 1 - sum(p for _, p in FAULTS[:number])
-        emu.control("faults", {**fault, "match": "/projects/soak-", "count": 10**9,
-                               "probability": probability / left, "seed": seed * 10 + number})
+        emu.control(
+            "faults",
+            {
+                **fault,
+                "match": "/projects/soak-",
+                "count": 10**9,
+                "probability": probability / left,
+                "seed": seed * 10 + number,
+            },
+        )
 
 
 def clear_faults(emu: EmulatorProcess) -> None:
@@ -64,7 +72,9 @@ def run(
     """One statement in a fresh, warmed-up Session: (seconds, rows, progress events)."""
     auth = {"google": {"type": "service_account", "credentialsfilepath": str(emu.key)}}
     events: Counter[str] = Counter()
-    options = Options(auth=auth, endpoints={"google": emu.url}, page_size=page, timeout=600, concurrency=concurrency)
+    options = Options(
+        auth=auth, endpoints={"google": emu.url}, page_size=page, timeout=600, concurrency=concurrency
+    )
     cuts = _Cuts()
     with Session(options) as session:
         session.execute("SELECT count(*) FROM google.ml.jobs WHERE projectsId = 'warm-up'")
@@ -107,8 +117,10 @@ def main() -> None:
     listed = ", ".join(f"'{p}'" for p in projects)
     sql = f"SELECT projectsId, jobId, state FROM google.ml.jobs WHERE projectsId IN ({listed}) ORDER BY 1, 2"
     requests = args.projects * -(-args.jobs // args.page)
-    print(f"# soak: {args.projects} projects x {args.jobs} jobs, pages of {args.page}: {requests} list requests,"
-          f" concurrency {args.concurrency}")
+    print(
+        f"# soak: {args.projects} projects x {args.jobs} jobs, pages of {args.page}: {requests} list requests,"
+        f" concurrency {args.concurrency}"
+    )
     print(f"# {machine()}")
     with tempfile.TemporaryDirectory() as tmp, emulator_process(Path(tmp), page_size_cap=args.page) as emu:
         for project in [*projects, "warm-up"]:
@@ -131,23 +143,36 @@ def main() -> None:
             keys = Counter((r[0], r[1]) for r in rows)
             same = rows == expected
             hit = sum(n for kind, n in faults.items() if kind != "HTTP 200")
-            report.append({
-                "round": round_number, "fault_free_s": round(clean_s, 2), "faulty_s": round(faulty_s, 2),
-                "rows": len(rows), "expected_rows": len(expected), "identical": same,
-                "duplicated": sum(n - 1 for n in keys.values() if n > 1), "missing": len(set(expected) - set(rows)),
-                "requests_fault_free": clean_events["request"], "requests_faulty": events["request"],
-                "faults_injected": hit, "fault_share": round(hit / max(1, sum(faults.values())), 4),
-                "faults": dict(faults), "retries": events["retry"],
-                "concurrency_cuts": events["concurrency cuts"], "final_concurrency": events["final concurrency"],
-            })
+            report.append(
+                {
+                    "round": round_number,
+                    "fault_free_s": round(clean_s, 2),
+                    "faulty_s": round(faulty_s, 2),
+                    "rows": len(rows),
+                    "expected_rows": len(expected),
+                    "identical": same,
+                    "duplicated": sum(n - 1 for n in keys.values() if n > 1),
+                    "missing": len(set(expected) - set(rows)),
+                    "requests_fault_free": clean_events["request"],
+                    "requests_faulty": events["request"],
+                    "faults_injected": hit,
+                    "fault_share": round(hit / max(1, sum(faults.values())), 4),
+                    "faults": dict(faults),
+                    "retries": events["retry"],
+                    "concurrency_cuts": events["concurrency cuts"],
+                    "final_concurrency": events["final concurrency"],
+                }
+            )
             print(json.dumps(report[-1]))
             clean_times.append(clean_s)
             faulty_times.append(faulty_s)
             if not same:
                 raise SystemExit("the faulty run's rows differ from the fault-free run's")
     clean, faulty = median(clean_times), median(faulty_times)
-    print(f"median fault-free {clean:.2f} s, with faults {faulty:.2f} s: overhead {100 * (faulty / clean - 1):.0f}%;"
-          f" retries per round {[r['retries'] for r in report]}, faults injected {[r['faults_injected'] for r in report]}")
+    print(
+        f"median fault-free {clean:.2f} s, with faults {faulty:.2f} s: overhead {100 * (faulty / clean - 1):.0f}%;"
+        f" retries per round {[r['retries'] for r in report]}, faults injected {[r['faults_injected'] for r in report]}"
+    )
 
 
 if __name__ == "__main__":

@@ -17,15 +17,26 @@ from skyql.sql.sqlite import rewrite_sql
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 5
 ROWS = 100_000
 PAIRS = {
-    "strftime": ("SELECT count(epoch(createTime)::BIGINT::VARCHAR) FROM t",
-                 "SELECT count(strftime('%s', createTime)) FROM t"),
-    "julianday": ("SELECT count(epoch(createTime) / 86400.0 + 2440587.5) FROM t",
-                  "SELECT count(julianday(createTime)) FROM t"),
-    "datetime() in WHERE": ("SELECT count(*) FROM t WHERE createTime > TIMESTAMP '2024-05-10'",
-                            "SELECT count(*) FROM t WHERE createTime > datetime('2024-05-10')"),
-    "LIKE": ("SELECT count(*) FROM t WHERE state ILIKE 'run%'", "SELECT count(*) FROM t WHERE state LIKE 'run%'"),
-    "bare column": ("SELECT state, any_value(jobId) FROM t GROUP BY state",
-                    "SELECT state, jobId FROM t GROUP BY state"),
+    "strftime": (
+        "SELECT count(epoch(createTime)::BIGINT::VARCHAR) FROM t",
+        "SELECT count(strftime('%s', createTime)) FROM t",
+    ),
+    "julianday": (
+        "SELECT count(epoch(createTime) / 86400.0 + 2440587.5) FROM t",
+        "SELECT count(julianday(createTime)) FROM t",
+    ),
+    "datetime() in WHERE": (
+        "SELECT count(*) FROM t WHERE createTime > TIMESTAMP '2024-05-10'",
+        "SELECT count(*) FROM t WHERE createTime > datetime('2024-05-10')",
+    ),
+    "LIKE": (
+        "SELECT count(*) FROM t WHERE state ILIKE 'run%'",
+        "SELECT count(*) FROM t WHERE state LIKE 'run%'",
+    ),
+    "bare column": (
+        "SELECT state, any_value(jobId) FROM t GROUP BY state",
+        "SELECT state, jobId FROM t GROUP BY state",
+    ),
 }
 
 
@@ -40,11 +51,28 @@ def median_seconds(engine: Engine, sql: str) -> float:
 
 def main() -> None:
     engine = Engine()
-    engine.create_table("t", [Column("jobId", "string"), Column("state", "string"),
-                              Column("createTime", "string", format="google-datetime")], [])
+    engine.create_table(
+        "t",
+        [
+            Column("jobId", "string"),
+            Column("state", "string"),
+            Column("createTime", "string", format="google-datetime"),
+        ],
+        [],
+    )
     states = ["RUNNING", "FAILED", "SUCCEEDED", "QUEUED"]
-    engine.load_rows("t", [{"jobId": f"job_{i}", "state": states[i % 4],
-                            "createTime": f"2024-05-{1 + i % 28:02d}T08:{i % 60:02d}:51Z"} for i in range(ROWS)], {})
+    engine.load_rows(
+        "t",
+        [
+            {
+                "jobId": f"job_{i}",
+                "state": states[i % 4],
+                "createTime": f"2024-05-{1 + i % 28:02d}T08:{i % 60:02d}:51Z",
+            }
+            for i in range(ROWS)
+        ],
+        {},
+    )
     print(f"{ROWS} rows, median of {RUNS} runs: DuckDB's own function (baseline) vs SQLite's")
     for label, (baseline, sqlite_sql) in PAIRS.items():
         base = median_seconds(engine, baseline)

@@ -29,7 +29,9 @@ class EmulatorProcess:
         return reply.json()
 
     def populate(self, service: str, collection: str, count: int) -> int:
-        return int(self.control("populate", {"service": service, "collection": collection, "count": count})["count"])
+        return int(
+            self.control("populate", {"service": service, "collection": collection, "count": count})["count"]
+        )
 
     def clear_log(self) -> None:
         """Empty the request log, so that no contender pays for a log the ones before it filled."""
@@ -37,13 +39,27 @@ class EmulatorProcess:
 
 
 @contextmanager
-def emulator_process(workdir: Path, page_size_cap: int = 50, latency_ms: int = 0) -> Iterator[EmulatorProcess]:
+def emulator_process(
+    workdir: Path, page_size_cap: int = 50, latency_ms: int = 0
+) -> Iterator[EmulatorProcess]:
     """`python -m skyql.emulator` on a free port with a key file for it: the server gets its own interpreter."""
     key = workdir / "emulator-key.json"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "skyql.emulator", "--port", "0", "--page-size-cap", str(page_size_cap),
-         "--latency-ms", str(latency_ms), "--make-key", str(key)],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "skyql.emulator",
+            "--port",
+            "0",
+            "--page-size-cap",
+            str(page_size_cap),
+            "--latency-ms",
+            str(latency_ms),
+            "--make-key",
+            str(key),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None
@@ -61,8 +77,13 @@ def run_child(script: str, name: str, *args: str, src: str | None = None) -> dic
     `src`: import skyql from this source tree instead (another checkout's `src/`, for before/after figures).
     """
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))}
-    done = subprocess.run([sys.executable, script, "--child", name, *args], capture_output=True, text=True,
-                          timeout=3600, env=env if src else None)
+    done = subprocess.run(
+        [sys.executable, script, "--child", name, *args],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        env=env if src else None,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"{script} --child {name} failed:\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -75,8 +96,10 @@ def peak_rss_mb() -> float:
 
 def machine() -> str:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
-            f"{platform.python_version()}, load average {load}")
+    return (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, load average {load}"
+    )
 
 
 def timed(fn: Any) -> tuple[float, Any]:

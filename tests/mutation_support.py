@@ -22,14 +22,18 @@ FAST_POLL = 0.05
 
 
 def open_session(emulator: Emulator, key_file: Path, **options: Any) -> Session:
-    return Session(Options(auth=auth_for(key_file), endpoints={"google": emulator.url}, poll_interval=FAST_POLL,
-                           **options))
+    return Session(
+        Options(
+            auth=auth_for(key_file), endpoints={"google": emulator.url}, poll_interval=FAST_POLL, **options
+        )
+    )
 
 
 def api_calls(emulator: Emulator, method: str | None = None, fragment: str = "") -> list[dict[str, Any]]:
     """The logged API requests (token requests left out), optionally of one HTTP method and path fragment."""
     return [
-        r for r in emulator.requests
+        r
+        for r in emulator.requests
         if r["path"] != "/token" and (method is None or r["method"] == method) and fragment in r["path"]
     ]
 
@@ -37,7 +41,10 @@ def api_calls(emulator: Emulator, method: str | None = None, fragment: str = "")
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "skyql.cli.main", "exec", *args],
-        capture_output=True, text=True, timeout=60, env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ),
     )
 
 

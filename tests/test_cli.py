@@ -13,16 +13,25 @@ RESOURCE = "google.aiplatform.hyperparameter_tuning_jobs"
 
 
 def skyql(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "skyql.cli.main", *args], capture_output=True, text=True,
-                          input=stdin, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "skyql.cli.main", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_show_methods_answers_as_stackqls_page_does():
     run = skyql("exec", "-o", "json", f"SHOW METHODS IN {RESOURCE}")
     assert run.returncode == 0, run.stderr
     rows = json.loads(run.stdout)
-    assert rows[0] == {"MethodName": "get", "RequiredParams": "hyperparameterTuningJobsId, locationsId, projectsId",
-                       "SQLVerb": "SELECT"}
+    assert rows[0] == {
+        "MethodName": "get",
+        "RequiredParams": "hyperparameterTuningJobsId, locationsId, projectsId",
+        "SQLVerb": "SELECT",
+    }
     assert [r["MethodName"] for r in rows] == ["get", "list", "create", "delete", "_list", "cancel"]
 
 
@@ -55,8 +64,11 @@ def test_outfile_receives_the_results(tmp_path):
 @pytest.mark.parametrize(
     ("args", "status", "message"),
     [
-        (["exec", "SELECT * FROM google.aiplatform.hyperparameter_tuning_job"], 1,
-         "did you mean google.aiplatform.hyperparameter_tuning_jobs"),
+        (
+            ["exec", "SELECT * FROM google.aiplatform.hyperparameter_tuning_job"],
+            1,
+            "did you mean google.aiplatform.hyperparameter_tuning_jobs",
+        ),
         (["exec", "SHOW RESOURCES IN google.aiplatfrom"], 1, "did you mean aiplatform"),
         (["exec", "SHOW SERVICES IN gogle"], 1, "did you mean google"),
         (["exec", "SHOW SERVICES"], 1, "SHOW SERVICES needs IN <provider>"),
@@ -87,11 +99,15 @@ def test_a_metadata_statement_loads_neither_duckdb_nor_httpx_nor_the_emulator():
         "if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
     assert run.returncode == 0, run.stderr
 
 
-def test_a_select_loads_neither_numpy_nor_jinja_nor_a_token_library_it_does_not_need(emulator, key_file, tmp_path):
+def test_a_select_loads_neither_numpy_nor_jinja_nor_a_token_library_it_does_not_need(
+    emulator, key_file, tmp_path
+):
     # Each costs a first query ~0.05-0.1 s: numpy comes with DuckDB's Python functions (only json_tree's depth
     # check has one), Jinja and jsonnet with templates, google-auth and httpx with a token exchange.
     auth = json.dumps({"google": {"type": "service_account", "credentialsfilepath": str(key_file)}})
@@ -111,10 +127,27 @@ def test_a_select_loads_neither_numpy_nor_jinja_nor_a_token_library_it_does_not_
     )
     env = {**os.environ, "SKYQL_TOKEN_CACHE": "on", "SKYQL_CACHE_DIR": str(tmp_path)}
     # The first process gets the token (and may import what that takes); the second reuses it.
-    subprocess.run([sys.executable, "-m", "skyql.cli.main", "exec", "--endpoint", f"google={emulator.url}",
-                    "--auth", auth, query], capture_output=True, text=True, timeout=60, check=True, env=env)
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False,
-                         env=env)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "skyql.cli.main",
+            "exec",
+            "--endpoint",
+            f"google={emulator.url}",
+            "--auth",
+            auth,
+            query,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env=env,
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False, env=env
+    )
     assert run.returncode == 0, run.stderr
 
 

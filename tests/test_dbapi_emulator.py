@@ -37,7 +37,8 @@ def api_jobs(emulator, access_token, project: str = "demo-project") -> list[dict
     while True:
         params = {"pageToken": token} if token else {}
         reply = httpx.get(
-            f"{emulator.url}/v1/projects/{project}/jobs", params=params,
+            f"{emulator.url}/v1/projects/{project}/jobs",
+            params=params,
             headers={"Authorization": f"Bearer {access_token}"},
         )
         reply.raise_for_status()
@@ -60,8 +61,10 @@ def test_select_with_a_qmark_provider_parameter_returns_the_api_rows(conn, emula
 
 def test_fetch_df_has_typed_timestamps_and_json_text(conn, emulator, access_token):
     cur = conn.cursor()
-    cur.execute("SELECT jobId, createTime, labels FROM google.ml.jobs WHERE projectsId = ? ORDER BY jobId",
-                ["demo-project"])
+    cur.execute(
+        "SELECT jobId, createTime, labels FROM google.ml.jobs WHERE projectsId = ? ORDER BY jobId",
+        ["demo-project"],
+    )
     df = cur.fetch_df()
     expected = sorted(api_jobs(emulator, access_token), key=lambda j: j["jobId"])
     assert df["jobId"].tolist() == [j["jobId"] for j in expected]
@@ -108,8 +111,10 @@ def test_mutations_report_affected_rows_and_a_duplicate_create_is_an_integrity_e
     with pytest.raises(dbapi.IntegrityError, match="already exists"):
         cur.execute(insert, params)
     # A dict parameter is bound as its JSON text, so a body field can come straight from Python.
-    cur.execute("UPDATE google.ml.jobs SET labels = ? WHERE projectsId = ? AND jobsId = ?",
-                [{"team": "ml"}, "dbapi-writes", "job_dbapi_1"])
+    cur.execute(
+        "UPDATE google.ml.jobs SET labels = ? WHERE projectsId = ? AND jobsId = ?",
+        [{"team": "ml"}, "dbapi-writes", "job_dbapi_1"],
+    )
     assert cur.rowcount == 1
     cur.execute("SELECT jobId, labels FROM google.ml.jobs WHERE projectsId = ?", ["dbapi-writes"])
     assert [(job, json.loads(labels)) for job, labels in cur] == [("job_dbapi_1", {"team": "ml"})]
@@ -131,8 +136,10 @@ def test_partitions_left_out_under_allow_partial_are_reported_in_messages(emulat
     try:
         with skyql.connect(auth=auth, endpoints={"google": emulator.url}, allow_partial=True) as connection:
             cur = connection.cursor()
-            cur.execute("SELECT jobId FROM google.ml.jobs WHERE projectsId IN (?, ?)",
-                        ["demo-project", "dbapi-partial"])
+            cur.execute(
+                "SELECT jobId FROM google.ml.jobs WHERE projectsId IN (?, ?)",
+                ["demo-project", "dbapi-partial"],
+            )
             assert cur.rowcount > 0
             assert [cls for cls, _ in cur.messages] == [dbapi.Warning]
             assert "dbapi-partial" in str(cur.messages[0][1])
@@ -174,8 +181,12 @@ def test_sqlalchemy_core_select_on_a_reflected_resource(emulator, auth, access_t
     engine = sa.create_engine(f"skyql://?endpoint={emulator.url}&auth={urllib.parse.quote(json.dumps(auth))}")
     try:
         jobs = sa.Table("jobs", sa.MetaData(), schema="google.ml", autoload_with=engine)
-        query = (sa.select(jobs.c.jobId, jobs.c.state).where(jobs.c.projectsId == "demo-project")
-                 .order_by(jobs.c.jobId).limit(2))
+        query = (
+            sa.select(jobs.c.jobId, jobs.c.state)
+            .where(jobs.c.projectsId == "demo-project")
+            .order_by(jobs.c.jobId)
+            .limit(2)
+        )
         with engine.connect() as c:
             rows = [tuple(r) for r in c.execute(query)]
     finally:

@@ -57,10 +57,32 @@ def test_skyql_connect_returns_a_dbapi_connection():
 
 def test_every_name_pep_249_defines_is_exported():
     names = {
-        "connect", "apilevel", "threadsafety", "paramstyle", "Warning", "Error", "InterfaceError", "DatabaseError",
-        "DataError", "OperationalError", "IntegrityError", "InternalError", "ProgrammingError",
-        "NotSupportedError", "Date", "Time", "Timestamp", "DateFromTicks", "TimeFromTicks", "TimestampFromTicks",
-        "Binary", "STRING", "BINARY", "NUMBER", "DATETIME", "ROWID",
+        "connect",
+        "apilevel",
+        "threadsafety",
+        "paramstyle",
+        "Warning",
+        "Error",
+        "InterfaceError",
+        "DatabaseError",
+        "DataError",
+        "OperationalError",
+        "IntegrityError",
+        "InternalError",
+        "ProgrammingError",
+        "NotSupportedError",
+        "Date",
+        "Time",
+        "Timestamp",
+        "DateFromTicks",
+        "TimeFromTicks",
+        "TimestampFromTicks",
+        "Binary",
+        "STRING",
+        "BINARY",
+        "NUMBER",
+        "DATETIME",
+        "ROWID",
     }
     assert names <= set(dbapi.__all__)
     assert all(hasattr(dbapi, name) for name in names)
@@ -94,8 +116,18 @@ def test_dbapi_errors_are_also_skyql_errors_but_warnings_are_not():
 
 
 def test_connection_exposes_the_exception_classes(conn):
-    for name in ("Warning", "Error", "InterfaceError", "DatabaseError", "DataError", "OperationalError",
-                 "IntegrityError", "InternalError", "ProgrammingError", "NotSupportedError"):
+    for name in (
+        "Warning",
+        "Error",
+        "InterfaceError",
+        "DatabaseError",
+        "DataError",
+        "OperationalError",
+        "IntegrityError",
+        "InternalError",
+        "ProgrammingError",
+        "NotSupportedError",
+    ):
         assert getattr(conn, name) is getattr(dbapi, name)
 
 
@@ -182,14 +214,18 @@ def test_connection_context_manager_closes_it():
     connection.close()  # closing twice is harmless
 
 
-@pytest.mark.parametrize("use", [
-    lambda c: c.cursor(),
-    lambda c: c.commit(),
-    lambda c: c.rollback(),
-    lambda c: c.execute(SERVICES_LIKE_CLOUD),
-    lambda c: c.session,
-    lambda c: c.__enter__(),
-], ids=["cursor", "commit", "rollback", "execute", "session", "enter"])
+@pytest.mark.parametrize(
+    "use",
+    [
+        lambda c: c.cursor(),
+        lambda c: c.commit(),
+        lambda c: c.rollback(),
+        lambda c: c.execute(SERVICES_LIKE_CLOUD),
+        lambda c: c.session,
+        lambda c: c.__enter__(),
+    ],
+    ids=["cursor", "commit", "rollback", "execute", "session", "enter"],
+)
 def test_a_closed_connection_raises_interface_error(use):
     connection = dbapi.connect()
     connection.close()
@@ -336,9 +372,16 @@ def test_a_cursor_iterates_over_its_remaining_rows(cur, services):
         cur.next()
 
 
-@pytest.mark.parametrize("fetch", [
-    lambda c: c.fetchone(), lambda c: c.fetchmany(), lambda c: c.fetchall(), lambda c: next(c),
-], ids=["fetchone", "fetchmany", "fetchall", "next"])
+@pytest.mark.parametrize(
+    "fetch",
+    [
+        lambda c: c.fetchone(),
+        lambda c: c.fetchmany(),
+        lambda c: c.fetchall(),
+        lambda c: next(c),
+    ],
+    ids=["fetchone", "fetchmany", "fetchall", "next"],
+)
 def test_fetching_before_execute_is_a_programming_error(cur, fetch):
     with pytest.raises(dbapi.ProgrammingError, match="execute"):
         fetch(cur)
@@ -369,18 +412,31 @@ def test_setinputsizes_and_setoutputsize_are_accepted(cur):
     assert cur.setoutputsize(100, 0) is None
 
 
-@pytest.mark.parametrize("use", [
-    lambda c: c.execute("SELECT 1 AS a"),
-    lambda c: c.executemany("SELECT ? AS a", [[1]]),
-    lambda c: c.fetchone(),
-    lambda c: c.fetchmany(),
-    lambda c: c.fetchall(),
-    lambda c: c.setinputsizes([]),
-    lambda c: c.setoutputsize(1),
-    lambda c: c.__enter__(),
-    lambda c: next(c),
-], ids=["execute", "executemany", "fetchone", "fetchmany", "fetchall", "setinputsizes", "setoutputsize",
-        "enter", "next"])
+@pytest.mark.parametrize(
+    "use",
+    [
+        lambda c: c.execute("SELECT 1 AS a"),
+        lambda c: c.executemany("SELECT ? AS a", [[1]]),
+        lambda c: c.fetchone(),
+        lambda c: c.fetchmany(),
+        lambda c: c.fetchall(),
+        lambda c: c.setinputsizes([]),
+        lambda c: c.setoutputsize(1),
+        lambda c: c.__enter__(),
+        lambda c: next(c),
+    ],
+    ids=[
+        "execute",
+        "executemany",
+        "fetchone",
+        "fetchmany",
+        "fetchall",
+        "setinputsizes",
+        "setoutputsize",
+        "enter",
+        "next",
+    ],
+)
 def test_a_closed_cursor_raises_interface_error(conn, use):
     cursor = conn.cursor()
     cursor.execute("SELECT 1 AS a")
@@ -412,15 +468,27 @@ def test_cursor_context_manager_closes_it(conn):
 @pytest.mark.parametrize(
     ("type_name", "type_object"),
     [
-        ("VARCHAR", dbapi.STRING), ("JSON", dbapi.STRING), ("VARCHAR[]", dbapi.STRING),
-        ("STRUCT(a INTEGER)", dbapi.STRING), ("BIGINT", dbapi.NUMBER), ("UBIGINT", dbapi.NUMBER),
-        ("DOUBLE", dbapi.NUMBER), ("DECIMAL(18,3)", dbapi.NUMBER), ("BOOLEAN", dbapi.NUMBER),
-        ("TIMESTAMP WITH TIME ZONE", dbapi.DATETIME), ("TIMESTAMPTZ", dbapi.DATETIME), ("DATE", dbapi.DATETIME),
-        ("INTERVAL", dbapi.DATETIME), ("BLOB", dbapi.BINARY), ("bigint", dbapi.NUMBER),
+        ("VARCHAR", dbapi.STRING),
+        ("JSON", dbapi.STRING),
+        ("VARCHAR[]", dbapi.STRING),
+        ("STRUCT(a INTEGER)", dbapi.STRING),
+        ("BIGINT", dbapi.NUMBER),
+        ("UBIGINT", dbapi.NUMBER),
+        ("DOUBLE", dbapi.NUMBER),
+        ("DECIMAL(18,3)", dbapi.NUMBER),
+        ("BOOLEAN", dbapi.NUMBER),
+        ("TIMESTAMP WITH TIME ZONE", dbapi.DATETIME),
+        ("TIMESTAMPTZ", dbapi.DATETIME),
+        ("DATE", dbapi.DATETIME),
+        ("INTERVAL", dbapi.DATETIME),
+        ("BLOB", dbapi.BINARY),
+        ("bigint", dbapi.NUMBER),
     ],
 )
 def test_each_duckdb_type_name_equals_exactly_one_type_object(type_name, type_object):
-    matches = [t for t in (dbapi.STRING, dbapi.BINARY, dbapi.NUMBER, dbapi.DATETIME, dbapi.ROWID) if type_name == t]
+    matches = [
+        t for t in (dbapi.STRING, dbapi.BINARY, dbapi.NUMBER, dbapi.DATETIME, dbapi.ROWID) if type_name == t
+    ]
     assert matches == [type_object]
 
 
@@ -472,7 +540,12 @@ def test_fetch_arrow_builds_typed_columns_with_json_as_text(cur):
     table = cur.execute(TYPED).fetch_arrow()
     assert table.column_names == ["n", "x", "s", "j", "b", "ts"]
     assert table.schema.types == [
-        pa.int64(), pa.float64(), pa.string(), pa.string(), pa.bool_(), pa.timestamp("us", tz="UTC"),
+        pa.int64(),
+        pa.float64(),
+        pa.string(),
+        pa.string(),
+        pa.bool_(),
+        pa.timestamp("us", tz="UTC"),
     ]
     assert table.column("j").to_pylist() == ['{"k": [1, 2]}', None]
     assert table.column("n").to_pylist() == [1, None]

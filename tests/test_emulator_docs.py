@@ -107,9 +107,9 @@ def test_every_control_endpoint_is_documented_and_answers():
             assert reply.status_code == 200, (method, path, reply.text)
 
 
-@pytest.mark.parametrize("line", [
-    line for block in blocks("sh") for line in block.splitlines() if line.startswith("curl ")
-])
+@pytest.mark.parametrize(
+    "line", [line for block in blocks("sh") for line in block.splitlines() if line.startswith("curl ")]
+)
 def test_the_curl_examples_work(line):
     args = shlex.split(line.split(" > ", 1)[0])
     method = args[args.index("-X") + 1] if "-X" in args else "GET"

@@ -19,14 +19,26 @@ def credentials(key_file):
 
 @pytest.fixture
 def ml(emulator, credentials):
-    return build("ml", "v1", credentials=credentials, client_options={"api_endpoint": emulator.url},
-                 static_discovery=True, cache_discovery=False)
+    return build(
+        "ml",
+        "v1",
+        credentials=credentials,
+        client_options={"api_endpoint": emulator.url},
+        static_discovery=True,
+        cache_discovery=False,
+    )
 
 
 @pytest.fixture
 def aiplatform(emulator, credentials):
-    return build("aiplatform", "v1", credentials=credentials, client_options={"api_endpoint": emulator.url},
-                 static_discovery=True, cache_discovery=False)
+    return build(
+        "aiplatform",
+        "v1",
+        credentials=credentials,
+        client_options={"api_endpoint": emulator.url},
+        static_discovery=True,
+        cache_discovery=False,
+    )
 
 
 def test_list_next_pages_through_every_job_under_the_server_page_cap(emulator, ml):
@@ -46,8 +58,11 @@ def test_list_next_pages_through_every_job_under_the_server_page_cap(emulator, m
 
 def test_an_ml_job_is_created_read_patched_and_cancelled(ml):
     jobs = ml.projects().jobs()
-    body = {"jobId": "census_1", "labels": {"team": "a"},
-            "trainingInput": {"region": "us-central1", "scaleTier": "BASIC"}}
+    body = {
+        "jobId": "census_1",
+        "labels": {"team": "a"},
+        "trainingInput": {"region": "us-central1", "scaleTier": "BASIC"},
+    }
     created = jobs.create(parent=f"projects/{PROJECT}", body=body).execute()
     assert created["jobId"] == "census_1"
     assert created["state"] == "QUEUED"
@@ -57,8 +72,11 @@ def test_an_ml_job_is_created_read_patched_and_cancelled(ml):
     name = f"projects/{PROJECT}/jobs/census_1"
     assert jobs.get(name=name).execute()["trainingInput"] == body["trainingInput"]
 
-    patched = jobs.patch(name=name, updateMask="labels",
-                         body={"labels": {"owner": "me"}, "trainingInput": {"region": "elsewhere"}}).execute()
+    patched = jobs.patch(
+        name=name,
+        updateMask="labels",
+        body={"labels": {"owner": "me"}, "trainingInput": {"region": "elsewhere"}},
+    ).execute()
     assert patched["labels"] == {"owner": "me"}
     assert patched["trainingInput"]["region"] == "us-central1"  # not in the mask: unchanged
     assert patched["etag"] != created["etag"]
@@ -102,8 +120,9 @@ def test_iam_policy_round_trips_with_etag_checks(ml):
         jobs.setIamPolicy(resource=resource, body={"policy": policy}).execute()
     assert err.value.status_code == 409
 
-    granted = jobs.testIamPermissions(resource=resource,
-                                      body={"permissions": ["ml.jobs.get", "ml.jobs.cancel"]}).execute()
+    granted = jobs.testIamPermissions(
+        resource=resource, body={"permissions": ["ml.jobs.get", "ml.jobs.cancel"]}
+    ).execute()
     assert granted == {"permissions": ["ml.jobs.get", "ml.jobs.cancel"]}
 
 
@@ -113,20 +132,29 @@ def test_aiplatform_lists_the_default_population_of_demo_project(aiplatform):
     jobs = listed["hyperparameterTuningJobs"]
     assert len(jobs) == 5
     for job in jobs:
-        assert job["name"].startswith("projects/demo-project/locations/europe-west4/hyperparameterTuningJobs/")
+        assert job["name"].startswith(
+            "projects/demo-project/locations/europe-west4/hyperparameterTuningJobs/"
+        )
         assert job["name"].rsplit("/", 1)[1].isdigit()
         assert job["state"].startswith("JOB_STATE_") and job["state"] != "JOB_STATE_UNSPECIFIED"
     assert len({j["state"] for j in jobs}) > 1
     assert hp.get(name=jobs[0]["name"]).execute() == jobs[0]
 
 
-def test_aiplatform_create_assigns_a_numeric_id_and_delete_returns_an_operation_that_finishes(emulator, aiplatform):
+def test_aiplatform_create_assigns_a_numeric_id_and_delete_returns_an_operation_that_finishes(
+    emulator, aiplatform
+):
     hp = aiplatform.projects().locations().hyperparameterTuningJobs()
     parent = f"projects/{PROJECT}/locations/us-central1"
-    body = {"displayName": "tune", "maxTrialCount": 4, "parallelTrialCount": 2,
-            "studySpec": {"metrics": [{"metricId": "loss", "goal": "MINIMIZE"}]},
-            "trialJobSpec": {"workerPoolSpecs": [{"machineSpec": {"machineType": "n1-standard-4"},
-                                                  "replicaCount": "1"}]}}
+    body = {
+        "displayName": "tune",
+        "maxTrialCount": 4,
+        "parallelTrialCount": 2,
+        "studySpec": {"metrics": [{"metricId": "loss", "goal": "MINIMIZE"}]},
+        "trialJobSpec": {
+            "workerPoolSpecs": [{"machineSpec": {"machineType": "n1-standard-4"}, "replicaCount": "1"}]
+        },
+    }
     created = hp.create(parent=parent, body=body).execute()
     assert created["name"].startswith(f"{parent}/hyperparameterTuningJobs/")
     assert created["name"].rsplit("/", 1)[1].isdigit()
@@ -150,7 +178,15 @@ def test_aiplatform_create_assigns_a_numeric_id_and_delete_returns_an_operation_
 def test_cancel_moves_an_aiplatform_job_to_cancelling(aiplatform):
     hp = aiplatform.projects().locations().hyperparameterTuningJobs()
     parent = f"projects/{PROJECT}/locations/asia-east1"
-    created = hp.create(parent=parent, body={"displayName": "c", "maxTrialCount": 1, "parallelTrialCount": 1,
-                                             "studySpec": {}, "trialJobSpec": {}}).execute()
+    created = hp.create(
+        parent=parent,
+        body={
+            "displayName": "c",
+            "maxTrialCount": 1,
+            "parallelTrialCount": 1,
+            "studySpec": {},
+            "trialJobSpec": {},
+        },
+    ).execute()
     assert hp.cancel(name=created["name"], body={}).execute() == {}
     assert hp.get(name=created["name"]).execute()["state"] == "JOB_STATE_CANCELLING"

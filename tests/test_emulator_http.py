@@ -17,8 +17,9 @@ HP_JOBS = "/v1/projects/demo-project/locations/us-central1/hyperparameterTuningJ
 
 @pytest.fixture
 def client(emulator, access_token):
-    with httpx.Client(base_url=emulator.url, headers={"Authorization": f"Bearer {access_token}"},
-                      timeout=10) as c:
+    with httpx.Client(
+        base_url=emulator.url, headers={"Authorization": f"Bearer {access_token}"}, timeout=10
+    ) as c:
         yield c
 
 
@@ -108,11 +109,15 @@ def test_a_wrong_content_length_is_a_400_not_a_hang(emulator):
 
 
 def test_fields_gives_a_partial_response(client):
-    resp = client.get(HP_JOBS, params={"pageSize": 2, "fields": "nextPageToken,hyperparameterTuningJobs(name,state)"})
+    resp = client.get(
+        HP_JOBS, params={"pageSize": 2, "fields": "nextPageToken,hyperparameterTuningJobs(name,state)"}
+    )
     body = resp.json()
     assert set(body) == {"nextPageToken", "hyperparameterTuningJobs"}
     assert all(set(j) == {"name", "state"} for j in body["hyperparameterTuningJobs"])
-    google_error(client.get(HP_JOBS, params={"fields": "hyperparameterTuningJobs(colour)"}), 400, "INVALID_ARGUMENT")
+    google_error(
+        client.get(HP_JOBS, params={"fields": "hyperparameterTuningJobs(colour)"}), 400, "INVALID_ARGUMENT"
+    )
 
 
 def test_a_masked_list_page_is_the_full_page_masked_and_follows_changes(client):
@@ -125,18 +130,22 @@ def test_a_masked_list_page_is_the_full_page_masked_and_follows_changes(client):
         for j in full["hyperparameterTuningJobs"]
     ]
     # Without nextPageToken in the mask there is none, as on Google; with no items selected, only the token.
-    assert "nextPageToken" not in client.get(HP_JOBS, params={"pageSize": 3, "fields": "hyperparameterTuningJobs(name)"}).json()
+    assert (
+        "nextPageToken"
+        not in client.get(HP_JOBS, params={"pageSize": 3, "fields": "hyperparameterTuningJobs(name)"}).json()
+    )
     assert client.get(HP_JOBS, params={"pageSize": 3, "fields": "nextPageToken"}).json() == {
-        "nextPageToken": full["nextPageToken"]}
-
+        "nextPageToken": full["nextPageToken"]
+    }
 
 
 def test_a_changed_item_is_masked_afresh_in_list_pages(emulator, client):
     emulator.populate("ml", "projects/mask-afresh/jobs", 2)
     jobs, mask = "/v1/projects/mask-afresh/jobs", "jobs(jobId,labels)"
     job_id = client.get(jobs, params={"pageSize": 1, "fields": mask}).json()["jobs"][0]["jobId"]
-    patched = client.patch(f"{jobs}/{job_id}", params={"updateMask": "labels"},
-                           json={"labels": {"team": "masked-afresh"}})
+    patched = client.patch(
+        f"{jobs}/{job_id}", params={"updateMask": "labels"}, json={"labels": {"team": "masked-afresh"}}
+    )
     assert patched.status_code == 200, patched.text
     again = client.get(jobs, params={"pageSize": 1, "fields": mask}).json()["jobs"][0]
     assert again == {"jobId": job_id, "labels": {"team": "masked-afresh"}}
@@ -159,9 +168,14 @@ def test_an_empty_collection_lists_as_an_empty_object(client):
 def test_patch_with_an_unknown_mask_field_is_a_400_and_changes_nothing(client):
     job = client.get(JOBS).json()["jobs"][0]
     url = f"{JOBS}/{job['jobId']}"
-    google_error(client.patch(url, params={"updateMask": "labels,nonsense"}, json={"labels": {}}), 400,
-                 "INVALID_ARGUMENT")
-    google_error(client.patch(url, json={"labels": {"a": "b"}}), 400, "INVALID_ARGUMENT")  # ml requires a mask
+    google_error(
+        client.patch(url, params={"updateMask": "labels,nonsense"}, json={"labels": {}}),
+        400,
+        "INVALID_ARGUMENT",
+    )
+    google_error(
+        client.patch(url, json={"labels": {"a": "b"}}), 400, "INVALID_ARGUMENT"
+    )  # ml requires a mask
     assert client.get(url).json() == job
 
 
@@ -206,8 +220,13 @@ def test_the_token_endpoint_verifies_the_jwt_signature(emulator):
     from google.auth import crypt, jwt
 
     now = int(time.time())
-    claims = {"iss": "x@demo-project.iam.gserviceaccount.com", "aud": f"{emulator.url}/token", "iat": now,
-              "exp": now + 600, "scope": "https://www.googleapis.com/auth/cloud-platform"}
+    claims = {
+        "iss": "x@demo-project.iam.gserviceaccount.com",
+        "aud": f"{emulator.url}/token",
+        "iat": now,
+        "exp": now + 600,
+        "scope": "https://www.googleapis.com/auth/cloud-platform",
+    }
     good = jwt.encode(crypt.RSASigner.from_service_account_info(emulator.key_info), claims).decode()
     stranger_key = Emulator().key_info  # a key this emulator did not make
     forged = jwt.encode(crypt.RSASigner.from_service_account_info(stranger_key), claims).decode()
@@ -218,7 +237,10 @@ def test_the_token_endpoint_verifies_the_jwt_signature(emulator):
     bad = httpx.post(f"{emulator.url}/token", data={"grant_type": grant, "assertion": forged})
     assert bad.status_code == 400 and bad.json()["error"] == "invalid_grant"
     tampered = good[:-6] + ("AAAAAA" if not good.endswith("AAAAAA") else "BBBBBB")
-    assert httpx.post(f"{emulator.url}/token", data={"grant_type": grant, "assertion": tampered}).status_code == 400
+    assert (
+        httpx.post(f"{emulator.url}/token", data={"grant_type": grant, "assertion": tampered}).status_code
+        == 400
+    )
 
 
 def test_an_expired_token_is_refused():
@@ -290,15 +312,21 @@ def test_an_operation_can_be_made_to_fail(faults, client):
 
 
 def test_the_control_endpoint_drives_faults_and_population(emulator, client):
-    resp = httpx.post(f"{emulator.url}/_emulator/faults", json={"status": 503, "count": 1, "match": "ctl-proj"})
+    resp = httpx.post(
+        f"{emulator.url}/_emulator/faults", json={"status": 503, "count": 1, "match": "ctl-proj"}
+    )
     assert resp.json()["faults"][0]["status"] == 503
-    assert httpx.post(f"{emulator.url}/_emulator/populate",
-                      json={"service": "ml", "collection": "projects/ctl-proj/jobs", "count": 7}).json() == {"count": 7}
+    assert httpx.post(
+        f"{emulator.url}/_emulator/populate",
+        json={"service": "ml", "collection": "projects/ctl-proj/jobs", "count": 7},
+    ).json() == {"count": 7}
     google_error(client.get("/v1/projects/ctl-proj/jobs"), 503, "UNAVAILABLE")
     assert len(client.get("/v1/projects/ctl-proj/jobs").json()["jobs"]) == 7
     log = httpx.get(f"{emulator.url}/_emulator/log").json()["requests"]
     assert log[-1]["path"] == "/v1/projects/ctl-proj/jobs"
-    bad = httpx.post(f"{emulator.url}/_emulator/populate", json={"service": "ml", "collection": "nope", "count": 1})
+    bad = httpx.post(
+        f"{emulator.url}/_emulator/populate", json={"service": "ml", "collection": "nope", "count": 1}
+    )
     google_error(bad, 400, "INVALID_ARGUMENT")
 
 

@@ -123,7 +123,7 @@ SAME_AS_SQLITE = [
     "SELECT name, json_extract(doc, '$.r') AS r FROM t ORDER BY 2 DESC NULLS LAST, 1",
     "SELECT json_extract(doc, '$.n') AS n, count(*) FROM t GROUP BY 1 ORDER BY 1 NULLS FIRST",
     # Integers beyond 64 bits are still 'integer' to SQLite (their value is a real).
-    "SELECT json_type('{\"b\": 99999999999999999999, \"c\": 1e2, \"d\": -7}', '$.' || k) FROM"
+    'SELECT json_type(\'{"b": 99999999999999999999, "c": 1e2, "d": -7}\', \'$.\' || k) FROM'
     " (SELECT 'b' AS k UNION ALL SELECT 'c' UNION ALL SELECT 'd') ORDER BY k",
     "SELECT key, type FROM json_each('[99999999999999999999, 2.0, -0]') ORDER BY key",
     # The other json1 functions.

@@ -28,8 +28,9 @@ EXAMPLES = ROOT / "examples"
 HPT_COLLECTION = "projects/{project}/locations/{location}/hyperparameterTuningJobs"
 
 
-def skyql(*args: str, emulator: Emulator | None = None,
-          key_file: Path | None = None) -> subprocess.CompletedProcess[str]:
+def skyql(
+    *args: str, emulator: Emulator | None = None, key_file: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """`skyql exec ARGS` in a subprocess, pointed at the emulator when one is given."""
     connection: list[str] = []
     if emulator is not None and key_file is not None:
@@ -37,21 +38,44 @@ def skyql(*args: str, emulator: Emulator | None = None,
         connection = ["--endpoint", f"google={emulator.url}", "--auth", json.dumps(auth)]
     return subprocess.run(
         [sys.executable, "-m", "skyql.cli.main", "exec", *args, *connection],
-        capture_output=True, text=True, timeout=120, cwd=ROOT, env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env=dict(os.environ),
     )
 
 
 def run_example(name: str, vars_file: str, project: str, emulator: Emulator, key_file: Path) -> list[Any]:
     """Run examples/<name>.iql with its vars file and -o json; returns one list of rows per statement."""
-    done = skyql("-i", f"examples/{name}.iql", "--iqldata", f"examples/{vars_file}",
-                 "--var", f"project={project}", "-o", "json", emulator=emulator, key_file=key_file)
+    done = skyql(
+        "-i",
+        f"examples/{name}.iql",
+        "--iqldata",
+        f"examples/{vars_file}",
+        "--var",
+        f"project={project}",
+        "-o",
+        "json",
+        emulator=emulator,
+        key_file=key_file,
+    )
     assert done.returncode == 0, done.stderr
     return [json.loads(line) for line in done.stdout.splitlines()]
 
 
-def hpt_job(emulator: Emulator, project: str, location: str, name: str, state: str, *,
-            metric: str = "accuracy", trials: tuple[str, ...] = (), error: str | None = None,
-            ended_days_ago: int = 60) -> str:
+def hpt_job(
+    emulator: Emulator,
+    project: str,
+    location: str,
+    name: str,
+    state: str,
+    *,
+    metric: str = "accuracy",
+    trials: tuple[str, ...] = (),
+    error: str | None = None,
+    ended_days_ago: int = 60,
+) -> str:
     """Add a tuning job to the emulator; returns its id (the last segment of its name)."""
     ended = datetime.now(UTC) - timedelta(days=ended_days_ago)
     item: dict[str, Any] = {
@@ -71,16 +95,33 @@ def hpt_job(emulator: Emulator, project: str, location: str, name: str, state: s
 
 def test_the_tuning_report_counts_states_lists_failures_and_reads_trials_and_metrics(emulator, key_file):
     project = "ex-report"
-    failed = hpt_job(emulator, project, "us-central1", "lr-sweep", "JOB_STATE_FAILED", metric="auc",
-                     trials=("SUCCEEDED", "INFEASIBLE"), error="Trial 2 ran out of memory.")
-    hpt_job(emulator, project, "us-central1", "depth-sweep", "JOB_STATE_SUCCEEDED", metric="accuracy",
-            trials=("SUCCEEDED", "SUCCEEDED", "STOPPING"))
-    hpt_job(emulator, project, "europe-west4", "eu-sweep", "JOB_STATE_RUNNING", metric="loss",
-            trials=("ACTIVE",))
+    failed = hpt_job(
+        emulator,
+        project,
+        "us-central1",
+        "lr-sweep",
+        "JOB_STATE_FAILED",
+        metric="auc",
+        trials=("SUCCEEDED", "INFEASIBLE"),
+        error="Trial 2 ran out of memory.",
+    )
+    hpt_job(
+        emulator,
+        project,
+        "us-central1",
+        "depth-sweep",
+        "JOB_STATE_SUCCEEDED",
+        metric="accuracy",
+        trials=("SUCCEEDED", "SUCCEEDED", "STOPPING"),
+    )
+    hpt_job(
+        emulator, project, "europe-west4", "eu-sweep", "JOB_STATE_RUNNING", metric="loss", trials=("ACTIVE",)
+    )
     hpt_job(emulator, project, "europe-west4", "eu-sweep-2", "JOB_STATE_SUCCEEDED", metric="loss")
 
     by_state, failures, jobs, trials = run_example(
-        "vertex_tuning_report", "vertex_tuning_report.yaml", project, emulator, key_file)
+        "vertex_tuning_report", "vertex_tuning_report.yaml", project, emulator, key_file
+    )
 
     assert by_state == [
         {"location": "europe-west4", "state": "JOB_STATE_RUNNING", "jobs": 1},
@@ -88,8 +129,10 @@ def test_the_tuning_report_counts_states_lists_failures_and_reads_trials_and_met
         {"location": "us-central1", "state": "JOB_STATE_FAILED", "jobs": 1},
         {"location": "us-central1", "state": "JOB_STATE_SUCCEEDED", "jobs": 1},
     ]
-    assert [(f["location"], f["job_id"], f["displayName"], str(f["error_code"]), f["error_message"])
-            for f in failures] == [("us-central1", failed, "lr-sweep", "9", "Trial 2 ran out of memory.")]
+    assert [
+        (f["location"], f["job_id"], f["displayName"], str(f["error_code"]), f["error_message"])
+        for f in failures
+    ] == [("us-central1", failed, "lr-sweep", "9", "Trial 2 ran out of memory.")]
     assert [(j["location"], j["displayName"], j["trials_run"], j["metric_id"], j["goal"]) for j in jobs] == [
         ("europe-west4", "eu-sweep", 1, "loss", "MAXIMIZE"),
         ("europe-west4", "eu-sweep-2", 0, "loss", "MAXIMIZE"),
@@ -97,12 +140,16 @@ def test_the_tuning_report_counts_states_lists_failures_and_reads_trials_and_met
         ("us-central1", "lr-sweep", 2, "auc", "MAXIMIZE"),
     ]
     assert {t["trial_state"]: t["trials"] for t in trials} == {
-        "SUCCEEDED": 3, "INFEASIBLE": 1, "STOPPING": 1, "ACTIVE": 1,
+        "SUCCEEDED": 3,
+        "INFEASIBLE": 1,
+        "STOPPING": 1,
+        "ACTIVE": 1,
     }
 
 
-def test_the_cleanup_deletes_exactly_the_old_failed_jobs_and_reports_them_first(emulator, key_file,
-                                                                                 monkeypatch):
+def test_the_cleanup_deletes_exactly_the_old_failed_jobs_and_reports_them_first(
+    emulator, key_file, monkeypatch
+):
     # Operations finish at once, so that /*+ AWAIT */ does not wait.
     monkeypatch.setattr(emulator.config, "operation_polls", 0)
     project = "ex-cleanup"
@@ -111,20 +158,31 @@ def test_the_cleanup_deletes_exactly_the_old_failed_jobs_and_reports_them_first(
         ("us-central1", hpt_job(emulator, project, "us-central1", "f2", "JOB_STATE_FAILED", error="bang")),
         ("europe-west4", hpt_job(emulator, project, "europe-west4", "f3", "JOB_STATE_FAILED", error="oops")),
     }
-    recent_failure = hpt_job(emulator, project, "europe-west4", "f4", "JOB_STATE_FAILED", error="today",
-                             ended_days_ago=1)
+    recent_failure = hpt_job(
+        emulator, project, "europe-west4", "f4", "JOB_STATE_FAILED", error="today", ended_days_ago=1
+    )
     hpt_job(emulator, project, "us-central1", "ok", "JOB_STATE_SUCCEEDED")
     hpt_job(emulator, project, "europe-west4", "busy", "JOB_STATE_RUNNING")
 
-    done = skyql("-i", "examples/cleanup_failed_tuning_jobs.iql", "--iqldata",
-                 "examples/cleanup_failed_tuning_jobs.yaml", "--var", f"project={project}", "-o", "json",
-                 emulator=emulator, key_file=key_file)
+    done = skyql(
+        "-i",
+        "examples/cleanup_failed_tuning_jobs.iql",
+        "--iqldata",
+        "examples/cleanup_failed_tuning_jobs.yaml",
+        "--var",
+        f"project={project}",
+        "-o",
+        "json",
+        emulator=emulator,
+        key_file=key_file,
+    )
 
     assert done.returncode == 0, done.stderr
     will_go, left = [json.loads(line) for line in done.stdout.splitlines()]
     assert {(r["location"], r["job_id"]) for r in will_go} == old_failed
-    deletes = [r for r in emulator.requests
-               if r["method"] == "DELETE" and f"/projects/{project}/" in r["path"]]
+    deletes = [
+        r for r in emulator.requests if r["method"] == "DELETE" and f"/projects/{project}/" in r["path"]
+    ]
     assert sorted(r["path"] for r in deletes) == sorted(
         f"/v1/{HPT_COLLECTION.format(project=project, location=loc)}/{job_id}" for loc, job_id in old_failed
     )
@@ -141,21 +199,28 @@ def test_the_cleanup_deletes_exactly_the_old_failed_jobs_and_reports_them_first(
 def test_the_iam_audit_finds_risky_roles_and_public_jobs(emulator, key_file, access_token):
     project = "ex-audit"
     policies = {
-        "train_a": [{"role": "roles/owner", "members": ["user:alice@example.com"]},
-                    {"role": "roles/ml.viewer", "members": ["group:research@example.com"]}],
-        "train_b": [{"role": "roles/ml.viewer", "members": ["allUsers", "group:research@example.com"]},
-                    {"role": "roles/ml.admin", "members": ["user:carol@example.com"]}],
+        "train_a": [
+            {"role": "roles/owner", "members": ["user:alice@example.com"]},
+            {"role": "roles/ml.viewer", "members": ["group:research@example.com"]},
+        ],
+        "train_b": [
+            {"role": "roles/ml.viewer", "members": ["allUsers", "group:research@example.com"]},
+            {"role": "roles/ml.admin", "members": ["user:carol@example.com"]},
+        ],
         "train_c": [{"role": "roles/ml.viewer", "members": ["group:research@example.com"]}],
     }
     for job_id, bindings in policies.items():
         emulator.add("ml", f"projects/{project}/jobs", {"jobId": job_id, "state": "SUCCEEDED"})
-        reply = httpx.post(f"{emulator.url}/v1/projects/{project}/jobs/{job_id}:setIamPolicy",
-                           json={"policy": {"bindings": bindings}},
-                           headers={"Authorization": f"Bearer {access_token}"})
+        reply = httpx.post(
+            f"{emulator.url}/v1/projects/{project}/jobs/{job_id}:setIamPolicy",
+            json={"policy": {"bindings": bindings}},
+            headers={"Authorization": f"Bearer {access_token}"},
+        )
         assert reply.status_code == 200, reply.text
 
-    findings, public, reach = run_example("ml_jobs_iam_audit", "ml_jobs_iam_audit.json", project,
-                                          emulator, key_file)
+    findings, public, reach = run_example(
+        "ml_jobs_iam_audit", "ml_jobs_iam_audit.json", project, emulator, key_file
+    )
 
     assert [(f["jobId"], f["role"], f["member"], f["finding"]) for f in findings] == [
         ("train_b", "roles/ml.viewer", "allUsers", "public"),
@@ -181,18 +246,23 @@ def test_every_example_has_a_vars_file_and_both_ways_to_run_it_in_the_readme():
     for script in scripts:
         vars_files = [p for p in EXAMPLES.glob(f"{script.stem}.*") if p.suffix in (".yaml", ".yml", ".json")]
         assert len(vars_files) == 1, f"{script.name} needs one vars file next to it"
-        mine = [c for c in commands
-                if f"examples/{script.name}" in c and f"examples/{vars_files[0].name}" in c]
+        mine = [
+            c for c in commands if f"examples/{script.name}" in c and f"examples/{vars_files[0].name}" in c
+        ]
         assert any("--emulator" in c for c in mine), f"README: how to run {script.name} against the emulator"
-        assert any("--emulator" not in c and "--auth" in c for c in mine), \
+        assert any("--emulator" not in c and "--auth" in c for c in mine), (
             f"README: how to run {script.name} against Google Cloud"
+        )
 
 
 EMULATOR_COMMANDS = [c for c in readme_commands() if "--emulator" in c]
 
 
-@pytest.mark.parametrize("command", EMULATOR_COMMANDS,
-                         ids=[re.search(r"examples/(\w+)\.iql", c).group(1) for c in EMULATOR_COMMANDS])
+@pytest.mark.parametrize(
+    "command",
+    EMULATOR_COMMANDS,
+    ids=[re.search(r"examples/(\w+)\.iql", c).group(1) for c in EMULATOR_COMMANDS],
+)
 def test_the_readme_emulator_commands_run_as_written(command, monkeypatch, capsys):
     monkeypatch.chdir(ROOT)
     status = main(shlex.split(command)[1:])  # in-process: the tests above cover the installed command

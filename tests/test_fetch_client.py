@@ -277,8 +277,16 @@ async def test_partial_results_turn_a_failed_partition_into_a_warning():
 async def test_googles_404_on_a_first_page_reads_as_no_pages_when_missing_is_ok():
     async def handle(request: httpx.Request) -> httpx.Response:
         if "/gone/" in request.url.path:
-            return httpx.Response(404, json={"error": {"code": 404, "message": "The resource was not found",
-                                                       "errors": [{"reason": "notFound"}]}})
+            return httpx.Response(
+                404,
+                json={
+                    "error": {
+                        "code": 404,
+                        "message": "The resource was not found",
+                        "errors": [{"reason": "notFound"}],
+                    }
+                },
+            )
         return await paged(2)(request)
 
     f = fetcher(handle)
@@ -296,7 +304,9 @@ async def test_a_404_that_is_not_googles_or_comes_mid_list_stays_an_error(case):
         if case == "html":  # a wrong URL or endpoint: a web server's page, not Google's JSON error
             return httpx.Response(404, html="<html><body>Not Found</body></html>")
         if request.url.params.get("pageToken"):
-            return httpx.Response(404, json={"error": {"code": 404, "status": "NOT_FOUND", "message": "gone"}})
+            return httpx.Response(
+                404, json={"error": {"code": 404, "status": "NOT_FOUND", "message": "gone"}}
+            )
         return httpx.Response(200, content=page_body(1, "t2"))
 
     f = fetcher(handle, retries=0)

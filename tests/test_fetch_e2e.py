@@ -190,7 +190,9 @@ async def test_an_unreachable_endpoint_is_named(registry):
         port = s.getsockname()[1]
     endpoint = f"http://127.0.0.1:{port}"
     ml = registry.service("google", "ml")
-    request = build_request(ml, ml.resources["jobs"].find_method("list"), {"projectsId": "p"}, endpoint=endpoint)
+    request = build_request(
+        ml, ml.resources["jobs"].find_method("list"), {"projectsId": "p"}, endpoint=endpoint
+    )
     async with Fetcher(None, FetchOptions(endpoint=endpoint, retries=1)) as f:
         with pytest.raises(ApiError, match=f"the endpoint {endpoint} is unreachable"):
             await fetch_all(f, [request])
@@ -246,8 +248,10 @@ def test_answers_come_gzipped_the_way_google_serves_them_and_read_the_same(emula
             assert len(pages) >= 3
             assert all(r.get("encoding") == ("gzip" if gzipped else None) for r in pages)
         # A client that does not say gzip in its User-Agent gets plain JSON, as from Google.
-        plain = httpx.get(f"{emulator.url}/v1/projects/gzip-e2e/jobs",
-                          headers={"Authorization": f"Bearer {access_token}", "Accept-Encoding": "gzip"})
+        plain = httpx.get(
+            f"{emulator.url}/v1/projects/gzip-e2e/jobs",
+            headers={"Authorization": f"Bearer {access_token}", "Accept-Encoding": "gzip"},
+        )
         assert plain.status_code == 200 and "content-encoding" not in plain.headers
     finally:
         emulator.gzip = False

@@ -74,16 +74,25 @@ async def send(url: str, *, method: str = "GET", query=(), headers=None, body=No
 
 
 async def test_path_segments_stay_encoded_and_the_query_is_percent_encoded(server):
-    reply = await send(f"{server}/v1/projects/a%2Fb/jobs", query=[("filter", "state = RUNNING"),
-                                                                    ("fields", "jobs(jobId,state)")])
+    reply = await send(
+        f"{server}/v1/projects/a%2Fb/jobs",
+        query=[("filter", "state = RUNNING"), ("fields", "jobs(jobId,state)")],
+    )
     assert reply.status_code == 200
     line = json.loads(reply.content)["line"]
-    assert line == "GET /v1/projects/a%2Fb/jobs?filter=state%20%3D%20RUNNING&fields=jobs%28jobId%2Cstate%29 HTTP/1.1"
+    assert (
+        line
+        == "GET /v1/projects/a%2Fb/jobs?filter=state%20%3D%20RUNNING&fields=jobs%28jobId%2Cstate%29 HTTP/1.1"
+    )
 
 
 async def test_a_json_body_goes_as_compact_utf8_with_its_content_type(server):
-    reply = await send(f"{server}/v1/projects/p/jobs", method="POST", body={"jobId": "é", "n": 1},
-                       headers={"Host": "ml.googleapis.com"})
+    reply = await send(
+        f"{server}/v1/projects/p/jobs",
+        method="POST",
+        body={"jobId": "é", "n": 1},
+        headers={"Host": "ml.googleapis.com"},
+    )
     seen = json.loads(reply.content)
     assert seen["body"] == '{"jobId":"é","n":1}'
     assert seen["headers"]["Content-Type"] == "application/json"

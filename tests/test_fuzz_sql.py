@@ -59,29 +59,189 @@ METHODS = [
     "google.ml.jobs._list",
     "google.ml.jobs.nope",
 ]
-PARAMS = ["projectsId", "locationsId", "jobsId", "hyperparameterTuningJobsId", "project", "zone", "instance",
-          "pageSize", "filter", "updateMask", "jobId", "state", "labels", "data__labels", "trainingInput",
-          "data__trainingInput", "displayName", "name", "createTime", "etag", "bindings", "nosuch", "j.jobId",
-          '"projectsId"', "1abc", "data__"]
-KEYWORDS = ["SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "IN", "IS", "NULL", "AS", "JOIN", "LEFT", "ON",
-            "GROUP BY", "HAVING", "ORDER BY", "LIMIT", "OFFSET", "UNION", "ALL", "WITH", "DISTINCT", "CASE",
-            "WHEN", "THEN", "ELSE", "END", "EXISTS", "VALUES", "INSERT", "INTO", "UPDATE", "SET", "DELETE",
-            "REPLACE", "RETURNING", "EXEC", "SHOW", "EXTENDED", "SERVICES", "RESOURCES", "METHODS", "PROVIDERS",
-            "INSERT INTO", "DESCRIBE", "DESC", "METHOD", "REGISTRY", "LIST", "PULL", "LIKE", "LATERAL",
-            "json_extract", "json_each", "json_array_length", "json_group_array", "split_part", "count(*)",
-            "/*+ AWAIT */", "/*+ SHOWRESULTS */", "/*+ REQUIRED */", "/*+ NOPE */", "@@json", "@projectsId"]
-PUNCT = ["(", ")", ",", ";", "*", "=", "<>", "!=", "<", ">", "'", '"', "`", ".", "@", "@@", "?", "$1", "::",
-         "||", "-", "+", "/", "%", "[", "]", "{", "}", "{{", "}}", "{%", "%}", "--", "/*", "*/", "\\", "\x00"]
+PARAMS = [
+    "projectsId",
+    "locationsId",
+    "jobsId",
+    "hyperparameterTuningJobsId",
+    "project",
+    "zone",
+    "instance",
+    "pageSize",
+    "filter",
+    "updateMask",
+    "jobId",
+    "state",
+    "labels",
+    "data__labels",
+    "trainingInput",
+    "data__trainingInput",
+    "displayName",
+    "name",
+    "createTime",
+    "etag",
+    "bindings",
+    "nosuch",
+    "j.jobId",
+    '"projectsId"',
+    "1abc",
+    "data__",
+]
+KEYWORDS = [
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "AND",
+    "OR",
+    "NOT",
+    "IN",
+    "IS",
+    "NULL",
+    "AS",
+    "JOIN",
+    "LEFT",
+    "ON",
+    "GROUP BY",
+    "HAVING",
+    "ORDER BY",
+    "LIMIT",
+    "OFFSET",
+    "UNION",
+    "ALL",
+    "WITH",
+    "DISTINCT",
+    "CASE",
+    "WHEN",
+    "THEN",
+    "ELSE",
+    "END",
+    "EXISTS",
+    "VALUES",
+    "INSERT",
+    "INTO",
+    "UPDATE",
+    "SET",
+    "DELETE",
+    "REPLACE",
+    "RETURNING",
+    "EXEC",
+    "SHOW",
+    "EXTENDED",
+    "SERVICES",
+    "RESOURCES",
+    "METHODS",
+    "PROVIDERS",
+    "INSERT INTO",
+    "DESCRIBE",
+    "DESC",
+    "METHOD",
+    "REGISTRY",
+    "LIST",
+    "PULL",
+    "LIKE",
+    "LATERAL",
+    "json_extract",
+    "json_each",
+    "json_array_length",
+    "json_group_array",
+    "split_part",
+    "count(*)",
+    "/*+ AWAIT */",
+    "/*+ SHOWRESULTS */",
+    "/*+ REQUIRED */",
+    "/*+ NOPE */",
+    "@@json",
+    "@projectsId",
+]
+PUNCT = [
+    "(",
+    ")",
+    ",",
+    ";",
+    "*",
+    "=",
+    "<>",
+    "!=",
+    "<",
+    ">",
+    "'",
+    '"',
+    "`",
+    ".",
+    "@",
+    "@@",
+    "?",
+    "$1",
+    "::",
+    "||",
+    "-",
+    "+",
+    "/",
+    "%",
+    "[",
+    "]",
+    "{",
+    "}",
+    "{{",
+    "}}",
+    "{%",
+    "%}",
+    "--",
+    "/*",
+    "*/",
+    "\\",
+    "\x00",
+]
 LITERALS = [
-    "NULL", "TRUE", "0", "-1", "1e999", "-9223372036854775809", "18446744073709551616", "1.5", "'nan'",
-    "''", "'p'", "'us-central1'", "'a/../../b'", "'..'", "'.'", "'/'", "'%2F'", "'a%2F..%2Fb'", "'?x=1&y=2'",
-    "'#frag'", "'\x00'", "'a\x00b'", "'日本語'", "'🎉'", "'\u202eevil'", "'é'", "'ß'", "'\t\n'", "'it''s'",
-    "'unclosed", "'''", '"quoted"', "`back`", "'{}'", "'[]'", """'{"a": [1, {}]}'""",
-    """'{"region": "us-central1"}'""", "'{bad json'",
+    "NULL",
+    "TRUE",
+    "0",
+    "-1",
+    "1e999",
+    "-9223372036854775809",
+    "18446744073709551616",
+    "1.5",
+    "'nan'",
+    "''",
+    "'p'",
+    "'us-central1'",
+    "'a/../../b'",
+    "'..'",
+    "'.'",
+    "'/'",
+    "'%2F'",
+    "'a%2F..%2Fb'",
+    "'?x=1&y=2'",
+    "'#frag'",
+    "'\x00'",
+    "'a\x00b'",
+    "'日本語'",
+    "'🎉'",
+    "'\u202eevil'",
+    "'é'",
+    "'ß'",
+    "'\t\n'",
+    "'it''s'",
+    "'unclosed",
+    "'''",
+    '"quoted"',
+    "`back`",
+    "'{}'",
+    "'[]'",
+    """'{"a": [1, {}]}'""",
+    """'{"region": "us-central1"}'""",
+    "'{bad json'",
     "'" + "[" * 300 + "]" * 300 + "'",
     "'" + '{"a":' * 200 + "1" + "}" * 200 + "'",
     "'" + "x" * 5000 + "'",
-    "?", "$1", ":name", "'{{ project }}'", "'{{ .project }}'", "'{% for %}'", "CAST('1' AS INT)", "[1, 2]",
+    "?",
+    "$1",
+    ":name",
+    "'{{ project }}'",
+    "'{{ .project }}'",
+    "'{% for %}'",
+    "CAST('1' AS INT)",
+    "[1, 2]",
     "{'a': 1}",
 ]
 SEEDS = [
@@ -113,8 +273,19 @@ EDITS = [*PUNCT, "\n", " ", "é", "日本", "\u202e", "((((((", "))", "'{{", "{%
 def _unicode(seed: int) -> str:
     """A short string from anywhere in Unicode (controls, combining marks, RTL, astral planes), no surrogates."""
     rng = random.Random(seed)
-    chars = [chr(rng.choice([rng.randrange(0x20), rng.randrange(0x80, 0x800), rng.randrange(0x800, 0xD800),
-                             rng.randrange(0xE000, 0x110000)])) for _ in range(rng.randrange(1, 8))]
+    chars = [
+        chr(
+            rng.choice(
+                [
+                    rng.randrange(0x20),
+                    rng.randrange(0x80, 0x800),
+                    rng.randrange(0x800, 0xD800),
+                    rng.randrange(0xE000, 0x110000),
+                ]
+            )
+        )
+        for _ in range(rng.randrange(1, 8))
+    ]
     return "'" + "".join(chars).replace("'", "''") + "'"
 
 
@@ -143,17 +314,60 @@ def run(session: Session, text: str, *, script: bool = False) -> None:
 
 # -- strategies: few draws each, all built once (a strategy built inside a draw costs more than the draw) ------
 
-TAILS = ["", " GROUP BY 1", " ORDER BY 1 DESC", " LIMIT 5", " LIMIT -1", " LIMIT 99999999999999999999",
-         " UNION ALL SELECT 1", " LIMIT (SELECT 1)", " OFFSET 3", ";", "; SELECT 1"]
-JOINS = [""] * 8 + [f" j JOIN {r} k ON j.{a} = k.{b}" for r in RESOURCES[:8] for a, b in
-                    [("projectsId", "projectsId"), ("jobId", "jobsId"), ("name", "nosuch")]]
-COLUMNS = ["*", "jobId", "jobId, state", "count(*)", "json_extract(labels, '$.a')", "nosuch", "j.*",
-           "DISTINCT name", "CASE WHEN 1 THEN 2 END", "?"]
+TAILS = [
+    "",
+    " GROUP BY 1",
+    " ORDER BY 1 DESC",
+    " LIMIT 5",
+    " LIMIT -1",
+    " LIMIT 99999999999999999999",
+    " UNION ALL SELECT 1",
+    " LIMIT (SELECT 1)",
+    " OFFSET 3",
+    ";",
+    "; SELECT 1",
+]
+JOINS = [""] * 8 + [
+    f" j JOIN {r} k ON j.{a} = k.{b}"
+    for r in RESOURCES[:8]
+    for a, b in [("projectsId", "projectsId"), ("jobId", "jobsId"), ("name", "nosuch")]
+]
+COLUMNS = [
+    "*",
+    "jobId",
+    "jobId, state",
+    "count(*)",
+    "json_extract(labels, '$.a')",
+    "nosuch",
+    "j.*",
+    "DISTINCT name",
+    "CASE WHEN 1 THEN 2 END",
+    "?",
+]
 PAIRS = [(n, v) for n in PARAMS for v in LITERALS[::2] + UNICODE[::6]]
-BODIES = ["", " @@json = '{}'", " @@json='[1]'", " @@json = 'nope'", ", @@json = {}", " @@json = " + LITERALS[-9]]
-VERBS = ["SHOW PROVIDERS", "SHOW SERVICES IN {}", "SHOW EXTENDED RESOURCES IN {}", "SHOW METHODS IN {}",
-         "SHOW INSERT INTO {}", "SHOW INSERT /*+ REQUIRED */ INTO {}", "DESCRIBE {}", "DESC EXTENDED {}",
-         "DESCRIBE METHOD {}", "REGISTRY LIST {}", "REGISTRY PULL {}", "SHOW {}", "DESCRIBE"]
+BODIES = [
+    "",
+    " @@json = '{}'",
+    " @@json='[1]'",
+    " @@json = 'nope'",
+    ", @@json = {}",
+    " @@json = " + LITERALS[-9],
+]
+VERBS = [
+    "SHOW PROVIDERS",
+    "SHOW SERVICES IN {}",
+    "SHOW EXTENDED RESOURCES IN {}",
+    "SHOW METHODS IN {}",
+    "SHOW INSERT INTO {}",
+    "SHOW INSERT /*+ REQUIRED */ INTO {}",
+    "DESCRIBE {}",
+    "DESC EXTENDED {}",
+    "DESCRIBE METHOD {}",
+    "REGISTRY LIST {}",
+    "REGISTRY PULL {}",
+    "SHOW {}",
+    "DESCRIBE",
+]
 METADATA_TAILS = ["", " LIKE {}", " WHERE {}", " WHERE name = {}", ";", "; {}"]
 
 literal = st.sampled_from(LITERALS + UNICODE)
@@ -249,9 +463,9 @@ def mangled(draw: st.DrawFn) -> str:
         if edit == 0:
             text = text[:at] + piece + text[at:]
         elif edit == 1:
-            text = text[:at] + text[at + len(piece):]
+            text = text[:at] + text[at + len(piece) :]
         else:
-            text = text[:at] + piece + text[at + len(piece):]
+            text = text[:at] + piece + text[at + len(piece) :]
     return text
 
 

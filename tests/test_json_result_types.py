@@ -36,8 +36,27 @@ DOCS = [
     '{"s": "10", "i": 10, "r": "text", "o": [1, {"b": null}], "a": {"k": "v"}}',
     "{}",
 ]
-KEYS = ["s", "i", "r", "t", "f", "n", "o", "a", "num", "big", "max", "over", "min", "e", "tiny", "z", "negz", "u",
-        "nope"]
+KEYS = [
+    "s",
+    "i",
+    "r",
+    "t",
+    "f",
+    "n",
+    "o",
+    "a",
+    "num",
+    "big",
+    "max",
+    "over",
+    "min",
+    "e",
+    "tiny",
+    "z",
+    "negz",
+    "u",
+    "nope",
+]
 
 
 @pytest.fixture(scope="module")
@@ -74,37 +93,66 @@ def typed_rows(rows: list[tuple[Any, ...]]) -> list[tuple[tuple[str, Any], ...]]
 DUCKDB_MAJOR = int(duckdb.__version__.split(".")[0])
 
 TYPED_AS_SQLITE: list[Any] = [
-    ("SELECT name, " + ", ".join(f"json_extract(doc, '$.{k}')" for k in KEYS) + " FROM t ORDER BY name", None),
-    ("SELECT name, doc ->> '$.i', doc ->> '$.o', doc ->> '$.t', json_extract(doc, '$.s', '$.i') FROM t"
-     " ORDER BY name", None),
+    (
+        "SELECT name, " + ", ".join(f"json_extract(doc, '$.{k}')" for k in KEYS) + " FROM t ORDER BY name",
+        None,
+    ),
+    (
+        "SELECT name, doc ->> '$.i', doc ->> '$.o', doc ->> '$.t', json_extract(doc, '$.s', '$.i') FROM t"
+        " ORDER BY name",
+        None,
+    ),
     ("SELECT json_extract(doc, '$.i') AS i, json_extract(doc, '$.o') AS o FROM t ORDER BY name", None),
     ("SELECT (json_extract(doc, '$.r')) AS r FROM t ORDER BY name", None),
-    ("SELECT t.name, e.key, e.value, e.type, e.atom FROM t, json_each(t.doc) AS e ORDER BY t.name, e.id", None),
-    ("SELECT t.name, e.key, e.value, e.atom FROM t, json_each(t.doc, '$.o') AS e ORDER BY t.name, e.id", None),
+    (
+        "SELECT t.name, e.key, e.value, e.type, e.atom FROM t, json_each(t.doc) AS e ORDER BY t.name, e.id",
+        None,
+    ),
+    (
+        "SELECT t.name, e.key, e.value, e.atom FROM t, json_each(t.doc, '$.o') AS e ORDER BY t.name, e.id",
+        None,
+    ),
     pytest.param(  # DuckDB 1.x's json_tree leaves a key with ']' unquoted in fullkey (docs/sql.md)
-        "SELECT key, value, atom, fullkey FROM json_tree('{\"a\": [1, {\"b]\": 2.5, \"c\": true}]}') ORDER BY id",
-        None, marks=pytest.mark.xfail(DUCKDB_MAJOR < 2, reason="DuckDB 1.x fullkey quoting", strict=True)),
+        'SELECT key, value, atom, fullkey FROM json_tree(\'{"a": [1, {"b]": 2.5, "c": true}]}\') ORDER BY id',
+        None,
+        marks=pytest.mark.xfail(DUCKDB_MAJOR < 2, reason="DuckDB 1.x fullkey quoting", strict=True),
+    ),
     # SQLite's order for a column of mixed types: NULL, numbers by value, then text; by position or alias.
     ("SELECT json_extract(doc, '$.r') AS r FROM t ORDER BY 1 NULLS FIRST", None),
     ("SELECT json_extract(doc, '$.r') AS r FROM t ORDER BY r DESC", None),
     ("SELECT json_extract(doc, '$.s') FROM t ORDER BY 1 NULLS FIRST", None),
     ("SELECT DISTINCT json_extract(doc, '$.t') FROM t ORDER BY 1 NULLS FIRST", None),
     ("SELECT json_extract(doc, '$.num') AS num, count(*) FROM t GROUP BY num ORDER BY num NULLS FIRST", None),
-    ("SELECT json_extract(doc, '$.num') AS num, count(*) AS c FROM t GROUP BY 1 HAVING count(*) > 0"
-     " ORDER BY 1 NULLS FIRST", None),
-    ("SELECT e.value, count(*) FROM t, json_each(t.doc, '$.a') AS e GROUP BY ALL ORDER BY 1",
-     "SELECT e.value, count(*) FROM t, json_each(t.doc, '$.a') AS e GROUP BY 1 ORDER BY 1"),
-    ("SELECT e.key, count(*) AS n FROM t, json_each(t.doc) AS e GROUP BY ALL ORDER BY n DESC, e.key",
-     "SELECT e.key, count(*) AS n FROM t, json_each(t.doc) AS e GROUP BY 1 ORDER BY n DESC, e.key"),
-    ("SELECT json_extract(e.value, '$.b') AS b, e.type, count(*) FROM t, json_each(t.doc, '$.o') AS e"
-     " GROUP BY ALL ORDER BY 2, b NULLS FIRST",
-     "SELECT json_extract(e.value, '$.b') AS b, e.type, count(*) FROM t, json_each(t.doc, '$.o') AS e"
-     " GROUP BY 1, 2 ORDER BY 2, b"),
-    ("WITH x AS (SELECT name, doc FROM t WHERE name < 'd3') SELECT name, json_extract(doc, '$.r') FROM x"
-     " ORDER BY name", None),
+    (
+        "SELECT json_extract(doc, '$.num') AS num, count(*) AS c FROM t GROUP BY 1 HAVING count(*) > 0"
+        " ORDER BY 1 NULLS FIRST",
+        None,
+    ),
+    (
+        "SELECT e.value, count(*) FROM t, json_each(t.doc, '$.a') AS e GROUP BY ALL ORDER BY 1",
+        "SELECT e.value, count(*) FROM t, json_each(t.doc, '$.a') AS e GROUP BY 1 ORDER BY 1",
+    ),
+    (
+        "SELECT e.key, count(*) AS n FROM t, json_each(t.doc) AS e GROUP BY ALL ORDER BY n DESC, e.key",
+        "SELECT e.key, count(*) AS n FROM t, json_each(t.doc) AS e GROUP BY 1 ORDER BY n DESC, e.key",
+    ),
+    (
+        "SELECT json_extract(e.value, '$.b') AS b, e.type, count(*) FROM t, json_each(t.doc, '$.o') AS e"
+        " GROUP BY ALL ORDER BY 2, b NULLS FIRST",
+        "SELECT json_extract(e.value, '$.b') AS b, e.type, count(*) FROM t, json_each(t.doc, '$.o') AS e"
+        " GROUP BY 1, 2 ORDER BY 2, b",
+    ),
+    (
+        "WITH x AS (SELECT name, doc FROM t WHERE name < 'd3') SELECT name, json_extract(doc, '$.r') FROM x"
+        " ORDER BY name",
+        None,
+    ),
     ("SELECT json_extract('{\"a\": 1.5}', '$.a') AS a, count(*) FROM t", None),
-    ("SELECT name, json_extract(doc, '$.i') FROM t WHERE json_extract(doc, '$.i') > 0"
-     " ORDER BY json_extract(doc, '$.r')", None),
+    (
+        "SELECT name, json_extract(doc, '$.i') FROM t WHERE json_extract(doc, '$.i') > 0"
+        " ORDER BY json_extract(doc, '$.r')",
+        None,
+    ),
     ("SELECT name, json_extract(doc, '$.i') AS i FROM t ORDER BY name LIMIT 2 OFFSET 1", None),
 ]
 
@@ -120,7 +168,7 @@ def test_outer_json_values_have_sqlites_type_in_every_row(
 
 def test_objects_and_arrays_are_json_text_that_is_a_str(engine: Engine) -> None:
     sql = "SELECT json_extract(doc, '$.o'), json_extract(doc, '$.s') FROM t WHERE name = 'd1'"
-    (obj, text), = engine.query(rewrite_sql(sql)).rows
+    ((obj, text),) = engine.query(rewrite_sql(sql)).rows
     assert isinstance(obj, JsonText) and isinstance(obj, str)
     assert json.loads(obj) == {"a": [1, 2.5, "z"]}
     assert type(text) is str and text == "x"
@@ -128,17 +176,28 @@ def test_objects_and_arrays_are_json_text_that_is_a_str(engine: Engine) -> None:
 
 @pytest.mark.parametrize(
     ("key", "type_name"),
-    [("i", "BIGINT"), ("t", "BIGINT"), ("e", "DOUBLE"), ("s", "VARCHAR"), ("a", "JSON"), ("r", "VARIANT"),
-     ("nope", "VARCHAR")],
+    [
+        ("i", "BIGINT"),
+        ("t", "BIGINT"),
+        ("e", "DOUBLE"),
+        ("s", "VARCHAR"),
+        ("a", "JSON"),
+        ("r", "VARIANT"),
+        ("nope", "VARCHAR"),
+    ],
 )
-def test_result_type_names_the_kind_of_values_the_column_holds(engine: Engine, key: str, type_name: str) -> None:
+def test_result_type_names_the_kind_of_values_the_column_holds(
+    engine: Engine, key: str, type_name: str
+) -> None:
     # i: all integers; e: a real; a: arrays and an object; r: 1.5, 10 and 'text'; nope: nothing but NULL.
     result = engine.query(rewrite_sql(f"SELECT json_extract(doc, '$.{key}') FROM t"))
     assert result.types == [type_name]
 
 
 def test_hidden_type_columns_never_reach_the_user(engine: Engine) -> None:
-    sql = rewrite_sql("SELECT json_extract(doc, '$.i') AS i, t.*, e.value FROM t, json_each(t.doc, '$.a') AS e")
+    sql = rewrite_sql(
+        "SELECT json_extract(doc, '$.i') AS i, t.*, e.value FROM t, json_each(t.doc, '$.a') AS e"
+    )
     result = engine.query(sql)
     assert result.columns == ["i", "name", "doc", "value"]
     assert all(len(row) == 4 for row in result.rows)
@@ -164,16 +223,25 @@ def test_a_json_value_inside_another_expression_or_query_stays_text(engine: Engi
 PROJECT = "json-types"
 OUTPUTS = {
     "job_t1": {
-        "consumedMLUnits": 150, "isHyperparameterTuningJob": True, "completedTrialCount": "12",
+        "consumedMLUnits": 150,
+        "isHyperparameterTuningJob": True,
+        "completedTrialCount": "12",
         "hyperparameterMetricTag": "accuracy",
         "trials": [
-            {"trialId": "1", "state": "SUCCEEDED", "finalMetric": {"objectiveValue": 0.25, "trainingStep": "100"}},
+            {
+                "trialId": "1",
+                "state": "SUCCEEDED",
+                "finalMetric": {"objectiveValue": 0.25, "trainingStep": "100"},
+            },
             {"trialId": "2", "state": "FAILED"},
             {"trialId": "3", "state": "SUCCEEDED", "finalMetric": {"objectiveValue": 1}},
         ],
     },
     "job_t2": {"consumedMLUnits": 7.5, "isHyperparameterTuningJob": False, "trials": []},
-    "job_t3": {"trials": [{"trialId": "9", "state": "FAILED"}], "builtInAlgorithmOutput": {"framework": "TF"}},
+    "job_t3": {
+        "trials": [{"trialId": "9", "state": "FAILED"}],
+        "builtInAlgorithmOutput": {"framework": "TF"},
+    },
 }
 TYPED_QUERY = (
     "SELECT jobId, json_extract(trainingOutput, '$.consumedMLUnits') AS units,"
@@ -194,8 +262,11 @@ ML_JOBS = f"google.ml.jobs WHERE projectsId = '{PROJECT}'"
 @pytest.fixture(scope="module")
 def typed_jobs(emulator: Emulator) -> str:
     for job_id, output in OUTPUTS.items():
-        emulator.add("ml", f"projects/{PROJECT}/jobs", {"jobId": job_id, "state": "SUCCEEDED",
-                                                        "trainingOutput": output})
+        emulator.add(
+            "ml",
+            f"projects/{PROJECT}/jobs",
+            {"jobId": job_id, "state": "SUCCEEDED", "trainingOutput": output},
+        )
     return PROJECT
 
 
@@ -231,23 +302,42 @@ def test_session_returns_json_values_typed_as_sqlite_does(session, typed_jobs, l
 def test_group_by_all_over_json_each_with_order_by_runs_and_matches_sqlite(session, typed_jobs, lite_jobs):
     # DuckDB could not bind ORDER BY state (a json_extract over json_each) next to GROUP BY ALL.
     expected = lite_jobs.execute(STATES_QUERY.format(jobs="jobs", where="", group="GROUP BY 1")).fetchall()
-    result = session.execute(STATES_QUERY.format(
-        jobs="google.ml.jobs", where=f"WHERE j.projectsId = '{typed_jobs}'", group="GROUP BY ALL"))
+    result = session.execute(
+        STATES_QUERY.format(
+            jobs="google.ml.jobs", where=f"WHERE j.projectsId = '{typed_jobs}'", group="GROUP BY ALL"
+        )
+    )
     assert result.rows == expected == [("FAILED", 2), ("SUCCEEDED", 2)]
 
 
 def test_cli_json_output_prints_numbers_as_numbers_and_objects_as_json(emulator, auth, typed_jobs, lite_jobs):
     done = subprocess.run(
-        [sys.executable, "-m", "skyql.cli.main", "exec", "--endpoint", f"google={emulator.url}",
-         "--auth", json.dumps(auth), "-o", "json", TYPED_QUERY.format(source=ML_JOBS)],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "skyql.cli.main",
+            "exec",
+            "--endpoint",
+            f"google={emulator.url}",
+            "--auth",
+            json.dumps(auth),
+            "-o",
+            "json",
+            TYPED_QUERY.format(source=ML_JOBS),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     cursor = lite_jobs.execute(TYPED_QUERY.format(source="jobs"))
     names = [d[0] for d in cursor.description]
     containers = {"metric", "trials"}  # sqlite3 returns their JSON text; --output json prints the value
     expected = [
-        {n: json.loads(v) if n in containers and v is not None else v for n, v in zip(names, row, strict=True)}
+        {
+            n: json.loads(v) if n in containers and v is not None else v
+            for n, v in zip(names, row, strict=True)
+        }
         for row in cursor.fetchall()
     ]
     assert json.loads(done.stdout) == expected
@@ -269,15 +359,21 @@ def test_dbapi_rows_hold_sqlite_values_and_json_text(emulator, auth, typed_jobs,
     assert description[1][1] == dbapi.NUMBER and description[6][1] == dbapi.STRING
 
 
-def test_dbapi_column_mixing_numbers_and_text_is_variant_and_text_in_arrow(emulator, auth, typed_jobs, lite_jobs):
+def test_dbapi_column_mixing_numbers_and_text_is_variant_and_text_in_arrow(
+    emulator, auth, typed_jobs, lite_jobs
+):
     sql = "SELECT e.key, e.value FROM {jobs} j, json_each(j.trainingOutput) AS e WHERE j.jobId = 'job_t2'{where}"
     conn = skyql.connect(auth=auth, endpoints={"google": emulator.url})
     try:
         cur = conn.cursor()
-        cur.execute(sql.format(jobs="google.ml.jobs", where=" AND j.projectsId = ?") + " ORDER BY 1", [typed_jobs])
+        cur.execute(
+            sql.format(jobs="google.ml.jobs", where=" AND j.projectsId = ?") + " ORDER BY 1", [typed_jobs]
+        )
         rows = cur.fetchall()
         value_type = cur.description[1][1]
-        cur.execute(sql.format(jobs="google.ml.jobs", where=" AND j.projectsId = ?") + " ORDER BY 1", [typed_jobs])
+        cur.execute(
+            sql.format(jobs="google.ml.jobs", where=" AND j.projectsId = ?") + " ORDER BY 1", [typed_jobs]
+        )
         table = cur.fetch_arrow()
     finally:
         conn.close()

@@ -34,7 +34,8 @@ def join_filter(registry: Registry, sql: str) -> str | None:
 def test_conditions_on_the_source_alone_filter_its_values_and_the_rest_are_left_out(registry):
     where = join_filter(
         registry,
-        JOIN + "j.state IN ('RUNNING', 'QUEUED') AND p.role = 'roles/owner' AND (j.state = 'X' OR p.role = 'y') "
+        JOIN
+        + "j.state IN ('RUNNING', 'QUEUED') AND p.role = 'roles/owner' AND (j.state = 'X' OR p.role = 'y') "
         "AND j.createTime > now() - INTERVAL 1 DAY AND j.jobId <> 'job_9'",
     )
     assert where == "google_ml_jobs_1.state IN ('RUNNING', 'QUEUED') AND google_ml_jobs_1.jobId <> 'job_9'"
@@ -76,4 +77,6 @@ def test_a_subquery_source_is_filtered_by_its_own_where(registry):
 
 def test_dryrun_lines_show_the_filter(registry):
     lines = plan(registry, JOIN + "j.state = 'RUNNING'").describe()
-    assert "jobsId = each distinct google_ml_jobs_1.jobId where google_ml_jobs_1.state = 'RUNNING'" in lines[1]
+    assert (
+        "jobsId = each distinct google_ml_jobs_1.jobId where google_ml_jobs_1.state = 'RUNNING'" in lines[1]
+    )

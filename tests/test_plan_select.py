@@ -69,7 +69,9 @@ def test_jobs_policies_example_takes_the_project_by_equality_and_job_ids_from_th
         [{"projectsId": "my-proj"}],
     )
     assert (policies.resource.id, policies.method.name) == (
-        "google.ml.jobs_iam_policies", "projects_jobs_get_iam_policy")
+        "google.ml.jobs_iam_policies",
+        "projects_jobs_get_iam_policy",
+    )
     # p.projectsId = j.projectsId = 'my-proj': a literal; jobsId has none, so it comes from j.jobId.
     assert policies.partitions == [{"projectsId": "my-proj"}]
     # Only the running jobs' ids can meet the WHERE: only their policies are read.
@@ -181,7 +183,11 @@ def test_in_lists_and_ors_fan_out_into_partitions(registry, where, partitions):
 )
 def test_parameters_are_found_inside_ctes_and_subqueries(registry, sql):
     fetch = only(plan(registry, sql))
-    assert (fetch.method.name, fetch.partitions, fetch.columns) == ("projects_jobs_list", [{"projectsId": "p"}], ["state"])
+    assert (fetch.method.name, fetch.partitions, fetch.columns) == (
+        "projects_jobs_list",
+        [{"projectsId": "p"}],
+        ["state"],
+    )
 
 
 @pytest.mark.parametrize(
@@ -441,7 +447,10 @@ def test_qmark_values_become_partitions_and_numbered_placeholders_pick_by_number
     numbered = only(
         plan(registry, "SELECT state FROM google.ml.jobs WHERE jobsId = $2 AND projectsId = $1", ["p", "j"])
     )
-    assert (numbered.method.name, numbered.partitions) == ("projects_jobs_get", [{"projectsId": "p", "jobsId": "j"}])
+    assert (numbered.method.name, numbered.partitions) == (
+        "projects_jobs_get",
+        [{"projectsId": "p", "jobsId": "j"}],
+    )
 
 
 @pytest.mark.parametrize(
@@ -557,8 +566,9 @@ def test_tables_that_are_not_provider_resources_are_left_alone(registry):
         "WHERE j.projectsId = 'p'",
     )
     fetch = only(result)
-    assert "(VALUES (1)) AS v(x), other.db.tbl AS t, ids, google_ml_jobs_1 AS j, SQLITE_JSON_EACH(j.labels, '$') AS json_each" in (
-        result.local_sql
+    assert (
+        "(VALUES (1)) AS v(x), other.db.tbl AS t, ids, google_ml_jobs_1 AS j, SQLITE_JSON_EACH(j.labels, '$') AS json_each"
+        in (result.local_sql)
     )
     assert fetch.columns == ["labels", "state"]
 

@@ -38,7 +38,9 @@ def registry() -> Registry:
 def test_hyperparameter_tuning_jobs_has_every_field_of_the_stackql_page_with_its_type(registry):
     fields, _ = reference_tables()
     assert len(fields) == 16
-    columns = {c.name: c.type for c in registry.lookup("google.aiplatform.hyperparameter_tuning_jobs").columns()}
+    columns = {
+        c.name: c.type for c in registry.lookup("google.aiplatform.hyperparameter_tuning_jobs").columns()
+    }
     for name, type_ in fields:
         assert columns.get(name) == type_, name
 
@@ -58,14 +60,18 @@ def test_ml_jobs_and_its_iam_policies_resource_follow_stackql_naming(registry):
     short = ("get", "list", "create", "patch", "cancel", "_list")
     # StackQL names ml's methods with their collection; the Python client's names find them too.
     assert {m: (jobs.find_method(m).name, jobs.find_method(m).sql_verb) for m in short} == {
-        "get": ("projects_jobs_get", "SELECT"), "list": ("projects_jobs_list", "SELECT"),
-        "create": ("projects_jobs_create", "INSERT"), "patch": ("projects_jobs_patch", "UPDATE"),
-        "cancel": ("projects_jobs_cancel", "EXEC"), "_list": ("_projects_jobs_list", "EXEC"),
+        "get": ("projects_jobs_get", "SELECT"),
+        "list": ("projects_jobs_list", "SELECT"),
+        "create": ("projects_jobs_create", "INSERT"),
+        "patch": ("projects_jobs_patch", "UPDATE"),
+        "cancel": ("projects_jobs_cancel", "EXEC"),
+        "_list": ("_projects_jobs_list", "EXEC"),
     }
     assert jobs.find_method("list").object_key == "$.jobs" and jobs.find_method("list").paging
     iam = registry.lookup("google.ml.jobs_iam_policies")
     assert {m.name: m.sql_verb for m in iam.methods.values()} == {
-        "projects_jobs_get_iam_policy": "SELECT", "projects_jobs_set_iam_policy": "REPLACE",
+        "projects_jobs_get_iam_policy": "SELECT",
+        "projects_jobs_set_iam_policy": "REPLACE",
         "projects_jobs_test_iam_permissions": "EXEC",
     }
     assert [c.name for c in iam.columns()] == ["condition", "members", "role"]
@@ -122,8 +128,13 @@ def test_registry_is_committed_compact():
 
 @pytest.mark.parametrize(
     ("name", "snake"),
-    [("hyperparameterTuningJobs", "hyperparameter_tuning_jobs"), ("getIamPolicy", "get_iam_policy"),
-     ("jobs", "jobs"), ("aggregatedList", "aggregated_list"), ("IPAddresses", "ip_addresses")],
+    [
+        ("hyperparameterTuningJobs", "hyperparameter_tuning_jobs"),
+        ("getIamPolicy", "get_iam_policy"),
+        ("jobs", "jobs"),
+        ("aggregatedList", "aggregated_list"),
+        ("IPAddresses", "ip_addresses"),
+    ],
 )
 def test_snake_case(name, snake):
     assert snake_case(name) == snake
@@ -131,10 +142,20 @@ def test_snake_case(name, snake):
 
 @pytest.mark.parametrize(
     ("method", "http", "verb"),
-    [("list", "GET", "SELECT"), ("get", "GET", "SELECT"), ("aggregatedList", "GET", "SELECT"),
-     ("create", "POST", "INSERT"), ("insert", "POST", "INSERT"), ("delete", "DELETE", "DELETE"),
-     ("patch", "PATCH", "UPDATE"), ("update", "PUT", "REPLACE"), ("update", "PATCH", "UPDATE"),
-     ("cancel", "POST", "EXEC"), ("setIamPolicy", "POST", "REPLACE"), ("getIamPolicy", "GET", "SELECT")],
+    [
+        ("list", "GET", "SELECT"),
+        ("get", "GET", "SELECT"),
+        ("aggregatedList", "GET", "SELECT"),
+        ("create", "POST", "INSERT"),
+        ("insert", "POST", "INSERT"),
+        ("delete", "DELETE", "DELETE"),
+        ("patch", "PATCH", "UPDATE"),
+        ("update", "PUT", "REPLACE"),
+        ("update", "PATCH", "UPDATE"),
+        ("cancel", "POST", "EXEC"),
+        ("setIamPolicy", "POST", "REPLACE"),
+        ("getIamPolicy", "GET", "SELECT"),
+    ],
 )
 def test_sql_verbs(method, http, verb):
     assert method_sql_verb(method, http) == verb
@@ -153,8 +174,14 @@ def test_colliding_collections_get_deterministic_distinct_names():
     ]
     names = collection_resource_names(collections)
     assert names == [
-        "operations", "datasets_operations", "organizations_locations_operations",
-        "folders_locations_operations", "jobs", "jobs_iam_policies", "global_datasets", "datasets",
+        "operations",
+        "datasets_operations",
+        "organizations_locations_operations",
+        "folders_locations_operations",
+        "jobs",
+        "jobs_iam_policies",
+        "global_datasets",
+        "datasets",
     ]
     assert names == collection_resource_names(collections)
 
@@ -170,26 +197,55 @@ def test_unknown_names_suggest_the_closest(registry):
 
 def discovery_doc(name: str, version: str, revision: str = "20260101") -> dict:
     return {
-        "name": name, "version": version, "title": f"{name} API", "description": "d", "revision": revision,
-        "rootUrl": f"https://{name}.googleapis.com/", "servicePath": "",
+        "name": name,
+        "version": version,
+        "title": f"{name} API",
+        "description": "d",
+        "revision": revision,
+        "rootUrl": f"https://{name}.googleapis.com/",
+        "servicePath": "",
         "schemas": {
             "Thing": {"id": "Thing", "type": "object", "properties": {"name": {"type": "string"}}},
-            "ListThingsResponse": {"type": "object", "properties": {
-                "things": {"type": "array", "items": {"$ref": "Thing"}}, "nextPageToken": {"type": "string"}}},
+            "ListThingsResponse": {
+                "type": "object",
+                "properties": {
+                    "things": {"type": "array", "items": {"$ref": "Thing"}},
+                    "nextPageToken": {"type": "string"},
+                },
+            },
         },
-        "resources": {"projects": {"resources": {"things": {"methods": {
-            "list": {"id": f"{name}.projects.things.list", "httpMethod": "GET", "path": f"{version}/{{+parent}}/things",
-                     "flatPath": f"{version}/projects/{{projectsId}}/things",
-                     "parameters": {"parent": {"location": "path", "required": True, "type": "string"},
-                                    "pageToken": {"location": "query", "type": "string"}},
-                     "response": {"$ref": "ListThingsResponse"}},
-        }}}}},
+        "resources": {
+            "projects": {
+                "resources": {
+                    "things": {
+                        "methods": {
+                            "list": {
+                                "id": f"{name}.projects.things.list",
+                                "httpMethod": "GET",
+                                "path": f"{version}/{{+parent}}/things",
+                                "flatPath": f"{version}/projects/{{projectsId}}/things",
+                                "parameters": {
+                                    "parent": {"location": "path", "required": True, "type": "string"},
+                                    "pageToken": {"location": "query", "type": "string"},
+                                },
+                                "response": {"$ref": "ListThingsResponse"},
+                            },
+                        }
+                    }
+                }
+            }
+        },
     }
 
 
 def write_docs(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    for name, version in [("alpha", "v1"), ("alpha", "v2beta"), ("beta", "v1beta1"), ("admin", "directory_v1")]:
+    for name, version in [
+        ("alpha", "v1"),
+        ("alpha", "v2beta"),
+        ("beta", "v1beta1"),
+        ("admin", "directory_v1"),
+    ]:
         (folder / f"{name}.{version}.json").write_text(json.dumps(discovery_doc(name, version)))
 
 
@@ -210,7 +266,9 @@ def test_building_twice_gives_identical_bytes_and_one_version_per_service(tmp_pa
 def test_overlay_corrections_are_applied(tmp_path):
     write_docs(tmp_path / "docs")
     overlay = tmp_path / "overlay.json"
-    overlay.write_text(json.dumps({"services": {"alpha": {"methods": {"alpha.projects.things.list": {"key": "$.x"}}}}}))
+    overlay.write_text(
+        json.dumps({"services": {"alpha": {"methods": {"alpha.projects.things.list": {"key": "$.x"}}}}})
+    )
     build_provider(tmp_path / "docs", tmp_path / "out" / "google", overlay)
     model = json.loads(gzip.decompress((tmp_path / "out/google/services/alpha.json.gz").read_bytes()))
     assert model["resources"]["things"]["methods"]["list"]["key"] == "$.x"
@@ -219,22 +277,53 @@ def test_overlay_corrections_are_applied(tmp_path):
 def test_overlay_adds_a_parameter_the_discovery_document_omits_to_the_methods_it_names(tmp_path):
     write_docs(tmp_path / "docs")
     overlay = tmp_path / "overlay.json"
-    overlay.write_text(json.dumps({"services": {"alpha": {"parameters": {"returnPartialSuccess": {
-        "why": "the API takes it", "methods": ["alpha.*.list"], "type": "boolean", "location": "query"}}}}}))
+    overlay.write_text(
+        json.dumps(
+            {
+                "services": {
+                    "alpha": {
+                        "parameters": {
+                            "returnPartialSuccess": {
+                                "why": "the API takes it",
+                                "methods": ["alpha.*.list"],
+                                "type": "boolean",
+                                "location": "query",
+                            }
+                        }
+                    }
+                }
+            }
+        )
+    )
     build_provider(tmp_path / "docs", tmp_path / "out" / "google", overlay)
     registry = Registry(tmp_path / "out")
     methods = registry.lookup("google.alpha.things").methods
     added = methods["list"].param("returnPartialSuccess")
     assert added is not None and added.location == "query" and added.type == "boolean" and not added.required
-    assert all(m.param("returnPartialSuccess") is None for name, m in methods.items() if not name.endswith("list"))
+    assert all(
+        m.param("returnPartialSuccess") is None for name, m in methods.items() if not name.endswith("list")
+    )
 
 
 def test_cli_registry_build_writes_a_provider_that_skyql_can_query(tmp_path):
     write_docs(tmp_path / "docs")
     out = tmp_path / "providers"
     run = subprocess.run(
-        [sys.executable, "-m", "skyql.cli.main", "registry", "build", "google", "--from", str(tmp_path / "docs"),
-         "--out", str(out)], capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "skyql.cli.main",
+            "registry",
+            "build",
+            "google",
+            "--from",
+            str(tmp_path / "docs"),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert run.returncode == 0, run.stderr
     registry = Registry(out)
@@ -257,10 +346,26 @@ def test_a_query_on_one_service_reads_only_that_service(registry, monkeypatch):
 
 def test_the_build_takes_stackqls_version_resource_method_and_parameter_names(tmp_path):
     write_docs(tmp_path / "docs")
-    names = {"services": {"alpha": {"version": "v2beta", "resources": {"items": {
-        "methods": {"projects_things_list": {"http": "GET", "path": "/v2beta/projects/{projectId}/things",
-                                             "required": ["projectId"], "objectKey": "$.things"}},
-        "sqlVerbs": {"select": ["projects_things_list"]}}}}}}
+    names = {
+        "services": {
+            "alpha": {
+                "version": "v2beta",
+                "resources": {
+                    "items": {
+                        "methods": {
+                            "projects_things_list": {
+                                "http": "GET",
+                                "path": "/v2beta/projects/{projectId}/things",
+                                "required": ["projectId"],
+                                "objectKey": "$.things",
+                            }
+                        },
+                        "sqlVerbs": {"select": ["projects_things_list"]},
+                    }
+                },
+            }
+        }
+    }
     names_file = tmp_path / "names.json.gz"
     names_file.write_bytes(gzip.compress(json.dumps(names).encode()))
     build_provider(tmp_path / "docs", tmp_path / "out" / "google", names_path=names_file)
@@ -268,6 +373,11 @@ def test_the_build_takes_stackqls_version_resource_method_and_parameter_names(tm
     assert res.service.version == "v2beta" and "things" not in res.service.resources
     (method,) = res.methods_for("SELECT")
     assert (method.name, method.path, method.required_params) == (
-        "projects_things_list", "v2beta/projects/{projectId}/things", ["projectId"])
+        "projects_things_list",
+        "v2beta/projects/{projectId}/things",
+        ["projectId"],
+    )
     # Services the file does not have keep the derived names.
-    assert Registry(tmp_path / "out").lookup("google.beta.things").find_method("list").required_params == ["projectsId"]
+    assert Registry(tmp_path / "out").lookup("google.beta.things").find_method("list").required_params == [
+        "projectsId"
+    ]

@@ -37,8 +37,16 @@ class Site:
         (self.root / "docs").mkdir(exist_ok=True)
         items = []
         for name, version in apis:
-            (self.root / "docs" / f"{name}.{version}.json").write_text(json.dumps(discovery_doc(name, version)))
-            items.append({"name": name, "version": version, "discoveryRestUrl": f"{self.base}/docs/{name}.{version}.json"})
+            (self.root / "docs" / f"{name}.{version}.json").write_text(
+                json.dumps(discovery_doc(name, version))
+            )
+            items.append(
+                {
+                    "name": name,
+                    "version": version,
+                    "discoveryRestUrl": f"{self.base}/docs/{name}.{version}.json",
+                }
+            )
         return items
 
 
@@ -66,7 +74,9 @@ def site(tmp_path: Path) -> Iterator[Site]:
 def providers(tmp_path: Path, site: Site) -> Path:
     """A registry of three services, pulled from the site."""
     out = tmp_path / "providers"
-    pull_provider("google", out, site.directory(site.documents(("alpha", "v1"), ("beta", "v1"), ("gamma", "v1"))))
+    pull_provider(
+        "google", out, site.directory(site.documents(("alpha", "v1"), ("beta", "v1"), ("gamma", "v1")))
+    )
     return out
 
 
@@ -75,8 +85,13 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 def test_choose_from_directory_keeps_one_version_per_service():
-    items = [{"name": "a", "version": v} for v in ("v1", "v2beta1", "v1beta")] + [{"name": "b", "version": "v1alpha"}]
-    assert [(i["name"], i["version"]) for i in choose_from_directory(items)] == [("a", "v1"), ("b", "v1alpha")]
+    items = [{"name": "a", "version": v} for v in ("v1", "v2beta1", "v1beta")] + [
+        {"name": "b", "version": "v1alpha"}
+    ]
+    assert [(i["name"], i["version"]) for i in choose_from_directory(items)] == [
+        ("a", "v1"),
+        ("b", "v1alpha"),
+    ]
 
 
 def test_pull_downloads_the_directory_and_builds_the_provider(tmp_path: Path, site: Site):
@@ -88,7 +103,9 @@ def test_pull_downloads_the_directory_and_builds_the_provider(tmp_path: Path, si
 
 
 @pytest.mark.parametrize("name", ["../../../x", "a/b", "..", "x.json", ""])
-def test_a_directory_entry_whose_name_is_a_path_is_refused_and_nothing_is_written(tmp_path, site, providers, name):
+def test_a_directory_entry_whose_name_is_a_path_is_refused_and_nothing_is_written(
+    tmp_path, site, providers, name
+):
     items = site.documents(("alpha", "v1"))
     items.append({"name": name, "version": "v1", "discoveryRestUrl": items[0]["discoveryRestUrl"]})
     before = snapshot(tmp_path / "providers")
@@ -108,9 +125,14 @@ def test_an_empty_directory_leaves_the_registry_as_it_was_unless_forced(provider
     url = site.directory({"items": []})
     status = main(["registry", "pull", "google", "--out", str(providers), "--discovery-url", url])
     assert status == 1
-    assert "lists no APIs: the registry was left as it was (--force replaces it anyway)" in capsys.readouterr().err
+    assert (
+        "lists no APIs: the registry was left as it was (--force replaces it anyway)"
+        in capsys.readouterr().err
+    )
     assert snapshot(providers) == before
-    assert main(["registry", "pull", "google", "--out", str(providers), "--discovery-url", url, "--force"]) == 0
+    assert (
+        main(["registry", "pull", "google", "--out", str(providers), "--discovery-url", url, "--force"]) == 0
+    )
     assert Registry(providers).provider("google").service_index == {}
 
 
@@ -142,7 +164,10 @@ def test_a_document_that_fails_to_download_leaves_the_registry_as_it_was(tmp_pat
 
 
 def test_registry_pull_is_refused_under_safe_and_through_the_dbapi_unless_allowed(providers):
-    with Session(Options(safe=True), registry=Registry(providers)) as session, pytest.raises(ConfigError) as err:
+    with (
+        Session(Options(safe=True), registry=Registry(providers)) as session,
+        pytest.raises(ConfigError) as err,
+    ):
         session.execute("REGISTRY PULL google")
     assert "allow it with --allow-registry-pull or connect(allow_registry_pull=True)" in str(err.value)
     with skyql.connect() as conn, pytest.raises(skyql.dbapi.Error, match="REGISTRY PULL rewrites"):
@@ -161,7 +186,9 @@ def test_a_document_of_the_wrong_shape_leaves_the_registry_as_it_was(providers, 
     broken = discovery_doc("gamma", "v1", revision="20270101")
     broken["resources"]["projects"]["resources"]["things"]["methods"]["list"] = "not a method"
     (site.root / "docs" / "gamma.v1.json").write_text(json.dumps(broken))
-    (site.root / "docs" / "alpha.v1.json").write_text(json.dumps(dict(discovery_doc("alpha", "v1"), title="new")))
+    (site.root / "docs" / "alpha.v1.json").write_text(
+        json.dumps(dict(discovery_doc("alpha", "v1"), title="new"))
+    )
     before = snapshot(providers)
     with pytest.raises(ConfigError, match="unexpected shape"):
         pull_provider("google", providers, site.directory(items))

@@ -63,9 +63,22 @@ QUERY = f"SELECT count(*) FROM google.ml.jobs WHERE projectsId = '{SLOW}'"
 def test_ctrl_c_stops_skyql_exec_promptly_with_status_130(slow, key_file):
     slow.clear_log()
     process = subprocess.Popen(
-        [sys.executable, "-m", "skyql.cli.main", "exec", "--auth", json.dumps(auth_for(key_file)),
-         "--endpoint", f"google={slow.url}", "--page-size", "10", QUERY],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "skyql.cli.main",
+            "exec",
+            "--auth",
+            json.dumps(auth_for(key_file)),
+            "--endpoint",
+            f"google={slow.url}",
+            "--page-size",
+            "10",
+            QUERY,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         wait_for(lambda: pages_asked(slow) >= 2)
@@ -107,7 +120,9 @@ def test_session_cancel_from_another_thread_leaves_the_session_usable(slow, key_
         session.execute("SELECT count(*) FROM google.ml.jobs WHERE projectsId = 'demo-project'")
         before = set(threading.enumerate())
         slow.clear_log()
-        canceller = threading.Thread(target=lambda: (wait_for(lambda: pages_asked(slow) >= 2), session.cancel()))
+        canceller = threading.Thread(
+            target=lambda: (wait_for(lambda: pages_asked(slow) >= 2), session.cancel())
+        )
         canceller.start()
         with pytest.raises(ApiError, match="^cancelled: ") as err:
             session.execute(QUERY)
@@ -126,8 +141,10 @@ def test_session_cancel_interrupts_a_long_local_query(emulator, key_file):
         assert session.execute("SELECT count(*) FROM google.ml.jobs WHERE projectsId = 'demo-project'").rows
         # Every one of the ~10^13 hashes must be computed: no optimizer (DuckDB 1.x or 2.x) can shortcut a sum of
         # hashes, so the statement ends only when interrupted.
-        slow_sql = ("SELECT sum(hash(r.range, j.jobId)) FROM google.ml.jobs j, range(10000000000000) r "
-                    "WHERE j.projectsId = 'demo-project'")
+        slow_sql = (
+            "SELECT sum(hash(r.range, j.jobId)) FROM google.ml.jobs j, range(10000000000000) r "
+            "WHERE j.projectsId = 'demo-project'"
+        )
         outcome: list[BaseException] = []
 
         def run() -> None:
@@ -138,11 +155,15 @@ def test_session_cancel_interrupts_a_long_local_query(emulator, key_file):
 
         worker = threading.Thread(target=run)
         worker.start()
-        wait_for(lambda: session._local_sql, seconds=120)  # the pages are loaded and DuckDB is running the join
+        wait_for(
+            lambda: session._local_sql, seconds=120
+        )  # the pages are loaded and DuckDB is running the join
         session.cancel()
         worker.join(timeout=120)
         assert not worker.is_alive(), "cancel() did not stop the local query"
         assert len(outcome) == 1 and isinstance(outcome[0], ApiError)
-        assert str(outcome[0]).startswith("cancelled: the statement was stopped while DuckDB ran its local SQL")
+        assert str(outcome[0]).startswith(
+            "cancelled: the statement was stopped while DuckDB ran its local SQL"
+        )
         assert outcome[0].status == "CANCELLED"
         assert session.execute("SELECT count(*) FROM google.ml.jobs WHERE projectsId = 'demo-project'").rows

@@ -60,7 +60,9 @@ class Run:
 
 def cli(emu: Emulator, key_file: Path, capsys: pytest.CaptureFixture[str], *args: str) -> Run:
     """`skyql exec` with these flags, in this process (Ctrl-C is tested in a subprocess elsewhere)."""
-    status = main(["exec", "--auth", json.dumps(auth_for(key_file)), "--endpoint", f"google={emu.url}", *args])
+    status = main(
+        ["exec", "--auth", json.dumps(auth_for(key_file)), "--endpoint", f"google={emu.url}", *args]
+    )
     out, err = capsys.readouterr()
     return Run(status, out, err)
 
@@ -68,7 +70,9 @@ def cli(emu: Emulator, key_file: Path, capsys: pytest.CaptureFixture[str], *args
 # -- retries ----------------------------------------------------------------------------------------------
 
 
-def test_every_retryable_status_and_a_reset_connection_are_retried_and_no_row_is_lost_or_doubled(emu, key_file):
+def test_every_retryable_status_and_a_reset_connection_are_retried_and_no_row_is_lost_or_doubled(
+    emu, key_file
+):
     emu.populate("ml", "projects/rel-retry/jobs", 300)
     for status in ANY_STATUS:  # one fault on each of the 6 pages, so that each is a first retry
         emu.inject(status=status, count=1, match="projects/rel-retry/", retry_after=0)
@@ -106,7 +110,14 @@ def test_a_stuck_response_is_given_up_and_retried_before_the_deadline(emu, key_f
 
 def test_retries_stop_at_the_configured_count_and_name_the_partition(emu, key_file, capsys):
     emu.inject(status=503, count=10, match="projects/rel-giveup/", retry_after=0)
-    done = cli(emu, key_file, capsys, "--retries", "2", "SELECT jobId FROM google.ml.jobs WHERE projectsId = 'rel-giveup'")
+    done = cli(
+        emu,
+        key_file,
+        capsys,
+        "--retries",
+        "2",
+        "SELECT jobId FROM google.ml.jobs WHERE projectsId = 'rel-giveup'",
+    )
     assert done.returncode == 1
     assert done.stderr.startswith("skyql: google.ml.jobs (projectsId='rel-giveup'): HTTP 503 UNAVAILABLE")
     assert len(sent(emu, "projects/rel-giveup/")) == 3
@@ -114,11 +125,20 @@ def test_retries_stop_at_the_configured_count_and_name_the_partition(emu, key_fi
 
 def test_the_statement_deadline_stops_retrying(emu, key_file, capsys):
     emu.inject(status=503, count=100, match="projects/rel-deadline/", retry_after=0.3)
-    done = cli(emu, key_file, capsys, "--timeout", "1", "SELECT jobId FROM google.ml.jobs WHERE projectsId = 'rel-deadline'")
+    done = cli(
+        emu,
+        key_file,
+        capsys,
+        "--timeout",
+        "1",
+        "SELECT jobId FROM google.ml.jobs WHERE projectsId = 'rel-deadline'",
+    )
     assert done.returncode == 1
     assert "no answer within the 1 s deadline" in done.stderr
     assert "last error: google.ml.jobs (projectsId='rel-deadline'): HTTP 503" in done.stderr
-    assert 2 <= len(sent(emu, "projects/rel-deadline/")) <= 5  # of 100 failures queued: the deadline stopped it
+    assert (
+        2 <= len(sent(emu, "projects/rel-deadline/")) <= 5
+    )  # of 100 failures queued: the deadline stopped it
 
 
 # -- creates are not repeated blindly ------------------------------------------------------------------------
@@ -156,9 +176,20 @@ def test_a_create_with_a_client_chosen_id_is_sent_again_after_a_lost_answer(emu,
     [
         ("google.ml.jobs", "create", {"projectsId": "p"}, {"jobId": "j1"}, True),  # the id is in the body
         ("google.ml.jobs", "create", {"projectsId": "p"}, {"labels": {}}, False),
-        ("google.aiplatform.featurestores", "create",
-         {"projectsId": "p", "locationsId": "us-central1", "featurestoreId": "f1"}, {}, True),  # AIP-133
-        ("google.aiplatform.featurestores", "create", {"projectsId": "p", "locationsId": "us-central1"}, {}, False),
+        (
+            "google.aiplatform.featurestores",
+            "create",
+            {"projectsId": "p", "locationsId": "us-central1", "featurestoreId": "f1"},
+            {},
+            True,
+        ),  # AIP-133
+        (
+            "google.aiplatform.featurestores",
+            "create",
+            {"projectsId": "p", "locationsId": "us-central1"},
+            {},
+            False,
+        ),
         ("google.compute.instances", "insert", {"project": "p", "zone": "z", "requestId": "r-1"}, {}, True),
         ("google.compute.instances", "insert", {"project": "p", "zone": "z"}, {"name": "vm"}, False),
         ("google.ml.jobs", "cancel", {"projectsId": "p", "jobsId": "j1"}, {}, False),
@@ -183,8 +214,14 @@ async def test_a_409_after_a_lost_answer_says_the_lost_attempt_probably_created_
         body = {"error": {"code": 409, "status": "ALREADY_EXISTS", "message": "Job train_1 already exists."}}
         return httpx.Response(409, json=body)
 
-    create = Request("POST", "https://ml.googleapis.com/v1/projects/p/jobs", body={"jobId": "train_1"},
-                     resource="google.ml.jobs", params={"projectsId": "p"}, retry_safe=True)
+    create = Request(
+        "POST",
+        "https://ml.googleapis.com/v1/projects/p/jobs",
+        body={"jobId": "train_1"},
+        resource="google.ml.jobs",
+        params={"projectsId": "p"},
+        retry_safe=True,
+    )
     async with Fetcher(None, FetchOptions(retries=2), transport=httpx.MockTransport(answer)) as fetcher:
         with pytest.raises(ApiError) as err:
             await fetcher.call(create)
@@ -257,8 +294,9 @@ def test_allow_partial_returns_the_rest_and_lists_what_is_missing(emu, key_file,
     done = cli(emu, key_file, capsys, "--allow-partial", "-o", "json", query)
     assert done.returncode == 0
     assert len(json.loads(done.stdout)) == 3
-    assert done.stderr.startswith("skyql: warning: rows missing (--allow-partial): google.ml.jobs"
-                                  " (projectsId='rel-denied'): HTTP 403")
+    assert done.stderr.startswith(
+        "skyql: warning: rows missing (--allow-partial): google.ml.jobs (projectsId='rel-denied'): HTTP 403"
+    )
 
 
 # -- adaptive concurrency ------------------------------------------------------------------------------------
@@ -301,7 +339,9 @@ def test_a_429_here_and_there_does_not_slow_a_statement_down(emu, key_file, capl
         emu.populate("ml", f"projects/{project}/jobs", 2)
     listed = ", ".join(f"'{p}'" for p in projects)
     # Seed 28 hits the 13th, 28th, 39th and 54th request of the statement: never two close together.
-    emu.inject(status=429, count=10**6, match="projects/rel-sparse-", retry_after=0, probability=0.08, seed=28)
+    emu.inject(
+        status=429, count=10**6, match="projects/rel-sparse-", retry_after=0, probability=0.08, seed=28
+    )
     caplog.set_level(logging.INFO, logger="skyql.fetch")
     with session_for(emu, key_file, concurrency=4) as session:
         emu.clear_log()

@@ -19,7 +19,9 @@ from skyql.emulator import Emulator
 from skyql.errors import ApiError
 from skyql.session import Options, Session
 
-HTML_502 = b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1><hr>nginx</body></html>"
+HTML_502 = (
+    b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1><hr>nginx</body></html>"
+)
 JOB = {"jobId": "j1", "state": "SUCCEEDED"}
 
 
@@ -67,8 +69,11 @@ class BadApi(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # the token endpoint: any signed assertion gets a token
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self._send(200, b'{"access_token": "bad-api-token", "expires_in": 3600, "token_type": "Bearer"}',
-                   "application/json")
+        self._send(
+            200,
+            b'{"access_token": "bad-api-token", "expires_in": 3600, "token_type": "Bearer"}',
+            "application/json",
+        )
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
@@ -112,7 +117,9 @@ def select(session: Session, project: str) -> Any:
     return session.execute(f"SELECT jobId, state FROM google.ml.jobs WHERE projectsId = '{project}'")
 
 
-UNREADABLE = "google.ml.jobs (projectsId='{}'): the API returned a response skyql cannot read (HTTP 200, page {}): "
+UNREADABLE = (
+    "google.ml.jobs (projectsId='{}'): the API returned a response skyql cannot read (HTTP 200, page {}): "
+)
 
 
 @pytest.mark.parametrize(
@@ -128,26 +135,36 @@ UNREADABLE = "google.ml.jobs (projectsId='{}'): the API returned a response skyq
         ("bad-utf8", 1, "the body is not valid UTF-8"),
     ],
 )
-def test_a_body_that_is_not_a_list_page_names_resource_partition_status_and_page(session, project, number, why):
+def test_a_body_that_is_not_a_list_page_names_resource_partition_status_and_page(
+    session, project, number, why
+):
     with pytest.raises(ApiError) as err:
         select(session, project)
     message = str(err.value)
     assert message.startswith(UNREADABLE.format(project, number))
     assert why in message
-    assert (err.value.http_status, err.value.resource, err.value.params) == (200, "google.ml.jobs",
-                                                                              {"projectsId": project})
+    assert (err.value.http_status, err.value.resource, err.value.params) == (
+        200,
+        "google.ml.jobs",
+        {"projectsId": project},
+    )
 
 
 def test_an_html_error_page_from_a_proxy_is_retried_then_shown_as_text(session):
     with pytest.raises(ApiError) as err:
         select(session, "bad-proxy")
-    assert str(err.value) == "google.ml.jobs (projectsId='bad-proxy'): HTTP 502: 502 Bad Gateway 502 Bad Gateway nginx"
+    assert (
+        str(err.value)
+        == "google.ml.jobs (projectsId='bad-proxy'): HTTP 502: 502 Bad Gateway 502 Bad Gateway nginx"
+    )
     assert err.value.http_status == 502
     assert BadApi.hits["bad-proxy"] == 2  # one retry, as asked
 
 
 def test_an_html_403_from_a_proxy_is_not_retried(session):
-    with pytest.raises(ApiError, match=r"^google.ml.jobs \(projectsId='bad-403'\): HTTP 403: Request blocked by"):
+    with pytest.raises(
+        ApiError, match=r"^google.ml.jobs \(projectsId='bad-403'\): HTTP 403: Request blocked by"
+    ):
         select(session, "bad-403")
     assert BadApi.hits["bad-403"] == 1
 

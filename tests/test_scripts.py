@@ -61,7 +61,8 @@ def test_results_come_out_in_statement_order_one_json_array_each(skyql, emulator
         "SELECT 'first' AS step;\n"
         "SELECT jobId, state FROM google.ml.jobs WHERE projectsId = 'scr-order' ORDER BY jobId;\n"
         "SELECT 'third' AS step;\n",
-        "-o", "json",
+        "-o",
+        "json",
     )
     assert status == 0
     assert json_lines(out) == [
@@ -73,8 +74,11 @@ def test_results_come_out_in_statement_order_one_json_array_each(skyql, emulator
 
 def test_comments_are_skipped_and_hints_are_kept(skyql, emulator, monkeypatch):
     monkeypatch.setattr(emulator.config, "operation_polls", 1)  # done at the first poll: a short wait
-    job = emulator.add("aiplatform", "projects/scr-hints/locations/us-central1/hyperparameterTuningJobs",
-                       {"displayName": "old", "state": "JOB_STATE_FAILED"})
+    job = emulator.add(
+        "aiplatform",
+        "projects/scr-hints/locations/us-central1/hyperparameterTuningJobs",
+        {"displayName": "old", "state": "JOB_STATE_FAILED"},
+    )
     job_id = job["name"].rsplit("/", 1)[-1]
     status, out, err = skyql(
         "-- a comment; with a semicolon\n"
@@ -86,16 +90,19 @@ def test_comments_are_skipped_and_hints_are_kept(skyql, emulator, monkeypatch):
     )
     assert status == 0, err
     assert "1 row deleted" in err and "finished" in err
-    operation_reads = [r for r in sent(emulator, "scr-hints")
-                       if r["method"] == "GET" and "/operations/" in r["path"]]
+    operation_reads = [
+        r for r in sent(emulator, "scr-hints") if r["method"] == "GET" and "/operations/" in r["path"]
+    ]
     assert operation_reads, "AWAIT waits for the delete's operation"
 
 
 def test_variables_come_from_var_and_from_json_and_yaml_iqldata_files(skyql, emulator, tmp_path):
     add_jobs(emulator, "scr-vars-json", "RUNNING")
     add_jobs(emulator, "scr-vars-yaml", "QUEUED", "QUEUED")
-    script = ("SELECT '{{ label }}' AS label, count(*) AS jobs FROM google.ml.jobs "
-              "WHERE projectsId = '{{ project }}';")
+    script = (
+        "SELECT '{{ label }}' AS label, count(*) AS jobs FROM google.ml.jobs "
+        "WHERE projectsId = '{{ project }}';"
+    )
     (tmp_path / "vars.json").write_text(json.dumps({"project": "scr-vars-json", "label": "from json"}))
     (tmp_path / "vars.yaml").write_text("project: scr-vars-yaml\nlabel: from yaml\n")
 
@@ -105,8 +112,9 @@ def test_variables_come_from_var_and_from_json_and_yaml_iqldata_files(skyql, emu
     assert json_lines(skyql(script, "-o", "json", "--iqldata", str(tmp_path / "vars.yaml"))[1]) == [
         [{"label": "from yaml", "jobs": 2}]
     ]
-    status, out, _ = skyql(script, "-o", "json", "--iqldata", str(tmp_path / "vars.yaml"),
-                           "--var", "label=cli")
+    status, out, _ = skyql(
+        script, "-o", "json", "--iqldata", str(tmp_path / "vars.yaml"), "--var", "label=cli"
+    )
     assert json_lines(out) == [[{"label": "cli", "jobs": 2}]], "--var wins over the file"
 
 
@@ -117,7 +125,13 @@ def test_go_template_spellings_work_as_stackql_writes_them(skyql, emulator):
         "SELECT '{{ . }}' AS state, count(*) AS jobs FROM google.ml.jobs\n"
         "WHERE projectsId = '{{ $.project }}' AND state = '{{ . }}';\n"
         "{{ end }}",
-        "-o", "csv", "-H", "--var", "project=scr-go", "--var", 'states=["RUNNING", "FAILED"]',
+        "-o",
+        "csv",
+        "-H",
+        "--var",
+        "project=scr-go",
+        "--var",
+        'states=["RUNNING", "FAILED"]',
     )
     assert status == 0, err
     assert out == "RUNNING,2\nFAILED,1\n"
@@ -128,7 +142,11 @@ def test_loops_and_conditionals_decide_which_statements_run(skyql, tmp_path):
     status, out, _ = skyql(
         "{% for region in regions %}SELECT '{{ region }}' AS region;\n{% endfor %}"
         "{% if verbose %}SELECT 'verbose' AS extra;{% endif %}",
-        "-o", "text", "-H", "--iqldata", str(tmp_path / "vars.yaml"),
+        "-o",
+        "text",
+        "-H",
+        "--iqldata",
+        str(tmp_path / "vars.yaml"),
     )
     assert status == 0
     assert out == "us-central1\neurope-west4\n"
@@ -159,7 +177,8 @@ def test_the_first_failing_statement_stops_the_script_naming_it_and_its_line(sky
         "EXEC google.ml.jobs.cancel\n"
         "  @projectsId = 'scr-stop', @jobsId = 'no_such_job';\n"
         "SELECT jobId FROM google.ml.jobs WHERE projectsId = 'scr-stop-never';\n",
-        "-o", "json",
+        "-o",
+        "json",
     )
     assert status == 1
     assert json_lines(out) == [[{"jobId": "job_0"}]]
@@ -170,10 +189,7 @@ def test_the_first_failing_statement_stops_the_script_naming_it_and_its_line(sky
 
 def test_a_failing_statement_is_reported_at_its_line_in_the_script_even_after_a_loop(skyql):
     status, _, err = skyql(
-        "{% for n in [1, 2, 3] %}\n"
-        "SELECT {{ n }} AS n;\n"
-        "{% endfor %}\n"
-        "SELECT no_such_function(1);\n",
+        "{% for n in [1, 2, 3] %}\nSELECT {{ n }} AS n;\n{% endfor %}\nSELECT no_such_function(1);\n",
     )
     assert status == 1
     assert "statement 4 (line 4)" in err
@@ -192,7 +208,9 @@ def test_a_syntax_error_anywhere_means_nothing_runs(skyql, emulator):
 
 
 def test_a_syntax_error_is_placed_in_the_script_as_written_after_a_loop(skyql):
-    status, _, err = skyql("{% for i in [1, 2] %}\nSELECT {{ i }};\n{% endfor %}\nSELECT 3 AS c,\n FROM t WHERE;\n")
+    status, _, err = skyql(
+        "{% for i in [1, 2] %}\nSELECT {{ i }};\n{% endfor %}\nSELECT 3 AS c,\n FROM t WHERE;\n"
+    )
     assert status == 1
     assert "statement 3 (line 4): syntax error at line 5, column 9 near 'WHERE'" in err
 
@@ -200,7 +218,9 @@ def test_a_syntax_error_is_placed_in_the_script_as_written_after_a_loop(skyql):
 def test_continue_on_error_runs_every_statement_and_still_exits_1(skyql):
     status, out, err = skyql(
         "SELECT 1 AS a;\nSELECT no_such_column FROM (SELECT 1 AS b);\nSELEC 2;\nSELECT 3 AS c;\n",
-        "-o", "json", "--continue-on-error",
+        "-o",
+        "json",
+        "--continue-on-error",
     )
     assert status == 1
     assert json_lines(out) == [[{"a": 1}], [{"c": 3}]]
@@ -216,8 +236,14 @@ def test_outfile_is_replaced_only_when_every_statement_succeeded(skyql, tmp_path
     assert target.read_text() == "a\n1\nb\n2\n"
 
     for flags in ([], ["--continue-on-error"]):
-        status, _, err = skyql("SELECT 3 AS a;\nSELECT nope FROM (SELECT 1);\nSELECT 4 AS c;", "-o", "csv",
-                               "-f", str(target), *flags)
+        status, _, err = skyql(
+            "SELECT 3 AS a;\nSELECT nope FROM (SELECT 1);\nSELECT 4 AS c;",
+            "-o",
+            "csv",
+            "-f",
+            str(target),
+            *flags,
+        )
         assert status == 1
         assert target.read_text() == "a\n1\nb\n2\n"
         assert f"{target} left unchanged" in err
@@ -235,27 +261,36 @@ def test_dryrun_prints_the_rendered_statements_and_their_requests_and_sends_noth
         "SELECT jobId FROM google.ml.jobs WHERE projectsId = '{{ project }}';\n"
         f"DELETE FROM {HPT} WHERE projectsId = '{{{{ project }}}}' AND locationsId = 'us-central1'\n"
         "  AND hyperparameterTuningJobsId = '42';\n",
-        "--dryrun", "-o", "csv", "--var", "project=scr-dry",
+        "--dryrun",
+        "-o",
+        "csv",
+        "--var",
+        "project=scr-dry",
     )
     assert status == 0, err
     assert "-- statement 1 (line 1)\nSELECT jobId FROM google.ml.jobs WHERE projectsId = 'scr-dry';" in out
     assert f"GET {emulator.url}/v1/projects/scr-dry/jobs" in out
     assert "-- statement 2 (line 2)" in out
-    assert (f"DELETE {emulator.url}/v1/projects/scr-dry/locations/us-central1/hyperparameterTuningJobs/42"
-            in out)
+    assert (
+        f"DELETE {emulator.url}/v1/projects/scr-dry/locations/us-central1/hyperparameterTuningJobs/42" in out
+    )
     assert sent(emulator, "scr-dry") == []
 
 
 def test_what_a_mutation_did_goes_to_stderr_and_stdout_stays_data(skyql, emulator):
-    job = emulator.add("aiplatform", "projects/scr-msg/locations/us-central1/hyperparameterTuningJobs",
-                       {"displayName": "gone", "state": "JOB_STATE_FAILED"})
+    job = emulator.add(
+        "aiplatform",
+        "projects/scr-msg/locations/us-central1/hyperparameterTuningJobs",
+        {"displayName": "gone", "state": "JOB_STATE_FAILED"},
+    )
     job_id = job["name"].rsplit("/", 1)[-1]
     status, out, err = skyql(
         f"DELETE FROM {HPT} WHERE projectsId = 'scr-msg' AND locationsId = 'us-central1' "
         f"AND hyperparameterTuningJobsId = '{job_id}';\n"
         f"SELECT count(*) AS left_over FROM {HPT}\n"
         "WHERE projectsId = 'scr-msg' AND locationsId = 'us-central1';\n",
-        "-o", "json",
+        "-o",
+        "json",
     )
     assert status == 0, err
     assert json_lines(out) == [[{"left_over": 0}]]
@@ -311,7 +346,9 @@ def test_the_template_exploit_does_not_run_under_safe_dryrun(exec_query, tmp_pat
     assert not (tmp_path / "PWNED").exists()
 
 
-def test_the_template_exploit_is_refused_when_templates_are_asked_for(exec_query, skyql, tmp_path, monkeypatch):
+def test_the_template_exploit_is_refused_when_templates_are_asked_for(
+    exec_query, skyql, tmp_path, monkeypatch
+):
     monkeypatch.chdir(tmp_path)
     status, out, err = exec_query(EXPLOIT, "--var", "a=b")
     assert status == 1 and out == ""
@@ -325,7 +362,8 @@ def test_an_unquoted_value_that_is_not_a_number_is_refused_before_anything_runs(
     status, out, err = skyql(
         "SELECT jobId FROM google.ml.jobs WHERE projectsId = 'scr-inject';\n"
         "SELECT jobId FROM google.ml.jobs WHERE projectsId = 'scr-inject' LIMIT {{ n }};\n",
-        "--var", "n=1; SELECT 'injected'",
+        "--var",
+        "n=1; SELECT 'injected'",
     )
     assert status == 1 and out == ""
     assert "template line 2: a value outside quotes must be a number" in err
@@ -359,7 +397,7 @@ def test_a_jsonnet_block_gives_the_script_its_data_from_the_variables(skyql, emu
 
 def test_a_failing_statement_after_a_jsonnet_block_is_named_by_its_line_in_the_file(skyql):
     status, _, err = skyql(
-        "<<<json\n{\"n\": 2}\n>>>\nSELECT 1 AS a;\nSELECT {{ .n }} AS b FROM no_such_table;\n", "-o", "json"
+        '<<<json\n{"n": 2}\n>>>\nSELECT 1 AS a;\nSELECT {{ .n }} AS b FROM no_such_table;\n', "-o", "json"
     )
     assert status == 1
     assert "statement 2 (line 5)" in err
@@ -386,7 +424,12 @@ def test_iqldata_can_be_a_jsonnet_file_reading_the_var_values(skyql, emulator, t
     )
     status, out, err = skyql(
         "SELECT '{{ label }}' AS label, count(*) AS jobs FROM google.ml.jobs WHERE projectsId = '{{ project }}';",
-        "-o", "json", "--iqldata", str(tmp_path / "vars.jsonnet"), "--var", "env=jsonnet",
+        "-o",
+        "json",
+        "--iqldata",
+        str(tmp_path / "vars.jsonnet"),
+        "--var",
+        "env=jsonnet",
     )
     assert status == 0, err
     assert json.loads(out) == [{"label": "env jsonnet", "jobs": 1}]
@@ -395,6 +438,8 @@ def test_iqldata_can_be_a_jsonnet_file_reading_the_var_values(skyql, emulator, t
 def test_a_data_block_in_plain_sql_says_how_to_ask_for_templates(exec_query):
     status, out, err = exec_query('<<<json\n{"n": 1}\n>>>\nSELECT {{ .n }} AS n')
     assert status == 1 and "--var / --iqldata" in err
-    status, out, err = exec_query('<<<json\n{"n": 1}\n>>>\nSELECT {{ .n }} AS n', "--var", "x=y", "-o", "json")
+    status, out, err = exec_query(
+        '<<<json\n{"n": 1}\n>>>\nSELECT {{ .n }} AS n', "--var", "x=y", "-o", "json"
+    )
     assert status == 0, err
     assert json.loads(out) == [{"n": 1}]

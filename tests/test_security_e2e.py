@@ -92,16 +92,26 @@ def test_no_token_or_key_appears_in_output_errors_dryrun_or_verbose_logs(emu, ke
     emu.inject(status=429, count=1, match="projects/sec-ok/", retry_after=0)
     run("SELECT jobId FROM google.ml.jobs WHERE projectsId = 'sec-ok'", expect=0)
     run("SELECT jobId FROM google.ml.jobs WHERE projectsId = 'sec-ok'", "--dryrun", expect=0)
-    run("""INSERT INTO google.ml.jobs (projectsId, jobId, trainingInput)
-           SELECT 'sec-ok', 'sec_1', '{"region": "us-central1"}'""", expect=0)
+    run(
+        """INSERT INTO google.ml.jobs (projectsId, jobId, trainingInput)
+           SELECT 'sec-ok', 'sec_1', '{"region": "us-central1"}'""",
+        expect=0,
+    )
     run("SELECT nothing FROM google.ml.nowhere WHERE projectsId = 'sec-ok'", expect=1)
     emu.token_ttl = 0  # every token is refused: the 401 is the statement's error
     run("SELECT jobId FROM google.ml.jobs WHERE projectsId = 'sec-ok'", expect=1)
 
     text = "\n".join(transcript) + caplog.text
     # The log really traced the requests, the retry and the refreshes it must keep the tokens out of.
-    for shown in ("-> HTTP 200", "-> HTTP 403", "-> HTTP 401", "-> HTTP 429", "getting an access token",
-                  "HTTP 401 UNAUTHENTICATED", "GET http://127.0.0.1"):
+    for shown in (
+        "-> HTTP 200",
+        "-> HTTP 403",
+        "-> HTTP 401",
+        "-> HTTP 429",
+        "getting an access token",
+        "HTTP 401 UNAUTHENTICATED",
+        "GET http://127.0.0.1",
+    ):
         assert shown in text
     tokens = emu.issued_tokens
     assert len(tokens) >= 3
@@ -118,8 +128,14 @@ def test_no_token_or_key_appears_in_output_errors_dryrun_or_verbose_logs(emu, ke
 
 def test_an_http_endpoint_on_another_host_is_refused_before_any_connection(key_file, capsys):
     with connections() as seen:
-        status, out, err = run_cli(capsys, "--auth", auth_for(key_file), "--endpoint", "google=http://10.0.0.1:9",
-                                   "SELECT jobId FROM google.ml.jobs WHERE projectsId = 'sec-x'")
+        status, out, err = run_cli(
+            capsys,
+            "--auth",
+            auth_for(key_file),
+            "--endpoint",
+            "google=http://10.0.0.1:9",
+            "SELECT jobId FROM google.ml.jobs WHERE projectsId = 'sec-x'",
+        )
     assert status == 1 and out == ""
     assert err.startswith("skyql: refusing to send credentials over plain http to http://10.0.0.1:9")
     assert "--insecure" in err
@@ -134,8 +150,18 @@ def test_insecure_allows_plain_http_to_a_host_that_is_not_loopback(emu, key_file
     refused = run_cli(capsys, "--auth", auth_for(key_file), "--endpoint", f"google={endpoint}", query)
     assert refused[0] == 1 and "refusing to send credentials" in refused[2]
     with connections() as seen:
-        status, out, err = run_cli(capsys, "--auth", auth_for(key_file), "--endpoint", f"google={endpoint}",
-                                   "--insecure", "-o", "csv", "-H", query)
+        status, out, err = run_cli(
+            capsys,
+            "--auth",
+            auth_for(key_file),
+            "--endpoint",
+            f"google={endpoint}",
+            "--insecure",
+            "-o",
+            "csv",
+            "-H",
+            query,
+        )
     assert status == 0, err
     assert out.strip() == str(size)
     assert seen and all(is_local(a) or a[0] == "0.0.0.0" for a in seen)
@@ -189,11 +215,16 @@ def test_a_path_value_with_slashes_and_dots_cannot_reach_another_project(emu, ke
         [request] = [r for r in emu.requests if r["path"] != "/token"]
         assert request["path"] == "/v1/projects/sec-none%2F..%2F..%2Fdemo-project/jobs"
 
-        demo_job = session.execute("SELECT jobId FROM google.ml.jobs WHERE projectsId = 'demo-project'").rows[0][0]
+        demo_job = session.execute("SELECT jobId FROM google.ml.jobs WHERE projectsId = 'demo-project'").rows[
+            0
+        ][0]
         emu.clear_log()
         # The encoded path names no job (a 404), which a SELECT reads as no rows.
-        assert session.execute(
-            f"SELECT jobId FROM google.ml.jobs WHERE projectsId = 'x' AND jobsId = '../../demo-project/jobs/{demo_job}'"
-        ).rows == []
+        assert (
+            session.execute(
+                f"SELECT jobId FROM google.ml.jobs WHERE projectsId = 'x' AND jobsId = '../../demo-project/jobs/{demo_job}'"
+            ).rows
+            == []
+        )
         [request] = [r for r in emu.requests if r["path"] != "/token"]
         assert request["path"] == f"/v1/projects/x/jobs/..%2F..%2Fdemo-project%2Fjobs%2F{demo_job}"

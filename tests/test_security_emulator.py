@@ -19,8 +19,11 @@ def test_a_deeply_nested_body_is_answered_after_the_auth_check_not_dropped(emula
     url = f"{emulator.url}/v1/projects/sec-deep/jobs"
     anonymous = httpx.post(url, content=deep, headers={"Content-Type": "application/json"})
     assert anonymous.status_code == 401
-    signed = httpx.post(url, content=deep, headers={"Content-Type": "application/json",
-                                                    "Authorization": f"Bearer {access_token}"})
+    signed = httpx.post(
+        url,
+        content=deep,
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {access_token}"},
+    )
     assert signed.status_code == 400
     assert "nested too deeply" in signed.json()["error"]["message"]
 
@@ -39,15 +42,20 @@ def test_control_endpoints_answer_loopback_and_ip_hosts(emulator: Emulator, host
     assert httpx.get(f"{emulator.url}/_emulator/key", headers=headers).json()["type"] == "service_account"
 
 
-@pytest.mark.parametrize("kind", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data", None])
+@pytest.mark.parametrize(
+    "kind", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data", None]
+)
 def test_a_control_post_that_a_cross_origin_form_could_send_is_refused(emulator: Emulator, kind):
     body = json.dumps({"project": "sec-csrf"})
     headers = {"Content-Type": kind} if kind else {}
     reply = httpx.post(f"{emulator.url}/_emulator/deny", content=body, headers=headers)
     assert reply.status_code == 415
     assert "sec-csrf" not in emulator.api.denied
-    ok = httpx.post(f"{emulator.url}/_emulator/deny", content=body,
-                    headers={"Content-Type": "application/json; charset=utf-8"})
+    ok = httpx.post(
+        f"{emulator.url}/_emulator/deny",
+        content=body,
+        headers={"Content-Type": "application/json; charset=utf-8"},
+    )
     assert ok.status_code == 200
     emulator.deny("sec-csrf", denied=False)
 

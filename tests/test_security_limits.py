@@ -36,7 +36,9 @@ def hostile() -> Iterator[Callable[[Answer], str]]:
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                with contextlib.suppress(OSError):  # the client gave up on this answer: what the test is about
+                with contextlib.suppress(
+                    OSError
+                ):  # the client gave up on this answer: what the test is about
                     self.wfile.write(body)
 
             def log_message(self, format: str, *args: Any) -> None:
@@ -76,20 +78,29 @@ def test_the_response_limit_is_a_connect_option(hostile, key_file):
 
     url = hostile(gzip_bomb(2 * 2**20))
     query = "SELECT jobId FROM google.ml.jobs WHERE projectsId = 'p'"
-    with (skyql.connect(auth_for(key_file), {"google": url}, max_response_mb=1, retries=0) as conn,
-          pytest.raises(skyql.dbapi.Error, match="response size limit")):
+    with (
+        skyql.connect(auth_for(key_file), {"google": url}, max_response_mb=1, retries=0) as conn,
+        pytest.raises(skyql.dbapi.Error, match="response size limit"),
+    ):
         conn.cursor().execute(query)
-    with (pytest.raises(skyql.dbapi.Error, match="max_response_mb must be a number of megabytes more than 0"),
-          skyql.connect(auth_for(key_file), {"google": url}, max_response_mb=float("nan")) as conn):
+    with (
+        pytest.raises(skyql.dbapi.Error, match="max_response_mb must be a number of megabytes more than 0"),
+        skyql.connect(auth_for(key_file), {"google": url}, max_response_mb=float("nan")) as conn,
+    ):
         conn.cursor().execute(query)
 
 
 def endless() -> Answer:
     counter = itertools.count()
-    return lambda path: (json.dumps({"jobs": [{"jobId": "j"}], "nextPageToken": f"t{next(counter)}"}).encode(), {})
+    return lambda path: (
+        json.dumps({"jobs": [{"jobId": "j"}], "nextPageToken": f"t{next(counter)}"}).encode(),
+        {},
+    )
 
 
-def test_a_list_that_never_stops_paging_is_named_at_the_deadline_not_called_a_timeout(hostile, key_file: Path):
+def test_a_list_that_never_stops_paging_is_named_at_the_deadline_not_called_a_timeout(
+    hostile, key_file: Path
+):
     url = hostile(endless())
     options = Options(auth=auth_for(key_file), endpoints={"google": url}, timeout=1.0)
     with Session(options) as session, pytest.raises(ApiError) as err:

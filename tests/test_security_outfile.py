@@ -88,14 +88,21 @@ STDOUT_NAMES = ["/dev/fd/1", "/proc/self/fd/1"] + (["/dev/stdout"] if os.geteuid
 @pytest.mark.parametrize("name", STDOUT_NAMES)
 def test_stdout_by_name_is_written_to(tmp_path, name):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    done = subprocess.run([*SKYQL, "exec", "-f", name, "SELECT 1 AS a"], capture_output=True, text=True,
-                          env=env, timeout=120)
+    done = subprocess.run(
+        [*SKYQL, "exec", "-f", name, "SELECT 1 AS a"], capture_output=True, text=True, env=env, timeout=120
+    )
     assert (done.returncode, done.stdout, done.stderr) == (0, TABLE, "")
     # Even when stdout is a regular file, it is written to, not renamed over.
     into = tmp_path / "redirected.txt"
     with into.open("w") as handle:
-        done = subprocess.run([*SKYQL, "exec", "-f", name, "SELECT 1 AS a"], stdout=handle,
-                              stderr=subprocess.PIPE, text=True, env=env, timeout=120)
+        done = subprocess.run(
+            [*SKYQL, "exec", "-f", name, "SELECT 1 AS a"],
+            stdout=handle,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            timeout=120,
+        )
     assert (done.returncode, done.stderr, into.read_text()) == (0, "", TABLE)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["redirected.txt"]
 
@@ -119,9 +126,13 @@ def slow_emulator(emulator: Emulator):
     emulator.clear_faults()
 
 
-@pytest.mark.parametrize(("signum", "status", "says"),
-                         [(signal.SIGTERM, 143, "skyql: terminated\n"), (signal.SIGINT, 130, "skyql: cancelled\n")])
-def test_a_signal_while_writing_removes_the_temporary_file(tmp_path, slow_emulator, key_file, signum, status, says):
+@pytest.mark.parametrize(
+    ("signum", "status", "says"),
+    [(signal.SIGTERM, 143, "skyql: terminated\n"), (signal.SIGINT, 130, "skyql: cancelled\n")],
+)
+def test_a_signal_while_writing_removes_the_temporary_file(
+    tmp_path, slow_emulator, key_file, signum, status, says
+):
     target = tmp_path / "out.txt"
     target.write_text("old\n")
     slow_emulator.populate("ml", "projects/sec-term/jobs", 1)
@@ -129,15 +140,28 @@ def test_a_signal_while_writing_removes_the_temporary_file(tmp_path, slow_emulat
     slow_emulator.clear_log()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     process = subprocess.Popen(
-        [*SKYQL, "exec", "-f", str(target), "--auth", json.dumps(auth_for(key_file)),
-         "--endpoint", f"google={slow_emulator.url}",
-         "SELECT 1 AS a; SELECT jobId FROM google.ml.jobs WHERE projectsId = 'sec-term'"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            *SKYQL,
+            "exec",
+            "-f",
+            str(target),
+            "--auth",
+            json.dumps(auth_for(key_file)),
+            "--endpoint",
+            f"google={slow_emulator.url}",
+            "SELECT 1 AS a; SELECT jobId FROM google.ml.jobs WHERE projectsId = 'sec-term'",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         # The temporary file exists once the script runs; the slow request keeps it running.
-        while not (any(p.name.startswith(".skyql-") for p in tmp_path.iterdir())
-                   and any("sec-term" in r["path"] for r in slow_emulator.requests)):
+        while not (
+            any(p.name.startswith(".skyql-") for p in tmp_path.iterdir())
+            and any("sec-term" in r["path"] for r in slow_emulator.requests)
+        ):
             assert process.poll() is None, process.communicate()
             time.sleep(0.05)
         process.send_signal(signum)

@@ -35,9 +35,14 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 @pytest.fixture(scope="module")
 def hostile_project(emulator: Emulator) -> str:
     project = "sec-hostile"
-    emulator.add("ml", f"projects/{project}/jobs", {"jobId": "job_1", "state": "QUEUED", "errorMessage": HOSTILE})
-    emulator.add("ml", f"projects/{project}/jobs",
-                 {"jobId": "job_2", "state": "QUEUED", "errorMessage": "line\nforged\tcolumn | not a border"})
+    emulator.add(
+        "ml", f"projects/{project}/jobs", {"jobId": "job_1", "state": "QUEUED", "errorMessage": HOSTILE}
+    )
+    emulator.add(
+        "ml",
+        f"projects/{project}/jobs",
+        {"jobId": "job_2", "state": "QUEUED", "errorMessage": "line\nforged\tcolumn | not a border"},
+    )
     return project
 
 
@@ -53,7 +58,9 @@ def query(project: str) -> str:
 # -- table and text --------------------------------------------------------------------------------------
 
 
-def test_table_output_shows_control_characters_escaped_and_pipes_unlike_borders(capsys, flags, hostile_project):
+def test_table_output_shows_control_characters_escaped_and_pipes_unlike_borders(
+    capsys, flags, hostile_project
+):
     status, out, err = run(capsys, *flags, query(hostile_project))
     assert status == 0, err
     assert not RAW.search(out)
@@ -79,7 +86,10 @@ def test_text_output_keeps_one_line_per_row_and_one_field_per_column(capsys, fla
 def test_json_and_csv_carry_values_exactly(capsys, flags, hostile_project):
     status, out, err = run(capsys, *flags, "-o", "json", query(hostile_project))
     assert status == 0, err
-    assert [row["errorMessage"] for row in json.loads(out)] == [HOSTILE, "line\nforged\tcolumn | not a border"]
+    assert [row["errorMessage"] for row in json.loads(out)] == [
+        HOSTILE,
+        "line\nforged\tcolumn | not a border",
+    ]
     status, out, err = run(capsys, *flags, "-o", "csv", query(hostile_project))
     assert status == 0, err
     rows = list(csv.reader(io.StringIO(out, newline="")))
@@ -89,8 +99,9 @@ def test_json_and_csv_carry_values_exactly(capsys, flags, hostile_project):
 def test_an_api_error_message_with_escape_sequences_reaches_stderr_escaped(capsys, flags):
     # The emulator, like Google, quotes the missing job's name in its 404 message. (A SELECT of a missing item
     # is zero rows, as in StackQL; an EXEC of it is still an error.)
-    status, out, err = run(capsys, *flags, "EXEC google.ml.jobs.get @projectsId = 'sec-hostile',"
-                                           f" @jobsId = 'x{HOSTILE}'")
+    status, out, err = run(
+        capsys, *flags, f"EXEC google.ml.jobs.get @projectsId = 'sec-hostile', @jobsId = 'x{HOSTILE}'"
+    )
     assert status == 1 and out == ""
     assert "HTTP 404" in err and "was not found" in err
     assert not RAW.search(err)
@@ -139,8 +150,10 @@ def test_the_progress_line_escapes_what_it_shows():
 
 # -- csv formula protection --------------------------------------------------------------------------------
 
-FORMULAS = "SELECT '=HYPERLINK(\"http://x\")' AS a, '+1' AS b, '-x' AS c, '@SUM(A1)' AS d, chr(9) || 't' AS e, " \
-           "chr(13) || 'r' AS f, 'plain' AS g, -5 AS h, '=h' AS \"=head\""
+FORMULAS = (
+    "SELECT '=HYPERLINK(\"http://x\")' AS a, '+1' AS b, '-x' AS c, '@SUM(A1)' AS d, chr(9) || 't' AS e, "
+    "chr(13) || 'r' AS f, 'plain' AS g, -5 AS h, '=h' AS \"=head\""
+)
 
 
 def test_csv_safe_prefixes_cells_a_spreadsheet_would_run_as_formulas(capsys):
@@ -148,14 +161,24 @@ def test_csv_safe_prefixes_cells_a_spreadsheet_would_run_as_formulas(capsys):
     assert status == 0, err
     header, row = list(csv.reader(io.StringIO(out, newline="")))
     assert header[-1] == "'=head"
-    assert row == ["'=HYPERLINK(\"http://x\")", "'+1", "'-x", "'@SUM(A1)", "'\tt", "'\rr", "plain", "-5", "'=h"]
+    assert row == [
+        '\'=HYPERLINK("http://x")',
+        "'+1",
+        "'-x",
+        "'@SUM(A1)",
+        "'\tt",
+        "'\rr",
+        "plain",
+        "-5",
+        "'=h",
+    ]
 
 
 def test_csv_without_csv_safe_is_exact(capsys):
     status, out, err = run(capsys, "-o", "csv", FORMULAS)
     assert status == 0, err
     _, row = list(csv.reader(io.StringIO(out, newline="")))
-    assert row == ["=HYPERLINK(\"http://x\")", "+1", "-x", "@SUM(A1)", "\tt", "\rr", "plain", "-5", "=h"]
+    assert row == ['=HYPERLINK("http://x")', "+1", "-x", "@SUM(A1)", "\tt", "\rr", "plain", "-5", "=h"]
 
 
 # -- a clear message, never a traceback ----------------------------------------------------------------------
@@ -187,8 +210,10 @@ def test_a_bad_endpoint_from_the_environment_is_one_line(capsys, monkeypatch):
     monkeypatch.setenv("SKYQL_ENDPOINT_GOOGLE", "http://127.0.0.1:99999")
     status, out, err = run(capsys, "SELECT jobId FROM google.ml.jobs WHERE projectsId = 'p'")
     assert (status, out) == (1, "")
-    assert err == "skyql: bad endpoint URL: its port is not a number from 1 to 65535; expected e.g. " \
-                  "http://127.0.0.1:8089\n"
+    assert (
+        err == "skyql: bad endpoint URL: its port is not a number from 1 to 65535; expected e.g. "
+        "http://127.0.0.1:8089\n"
+    )
 
 
 def test_json_nested_thousands_deep_prints_as_json(capsys):
@@ -201,22 +226,44 @@ def test_json_nested_thousands_deep_prints_as_json(capsys):
 @pytest.mark.parametrize(
     ("key", "says"),
     [
-        ({"type": "external_account", "audience": "a", "subject_token_type": "t",
-          "token_url": "https://sts.googleapis.com/v1/token", "credential_source": "not an object"},
-         "is not a usable Google key: a field of its 'external_account' key is missing or of the wrong type"),
+        (
+            {
+                "type": "external_account",
+                "audience": "a",
+                "subject_token_type": "t",
+                "token_url": "https://sts.googleapis.com/v1/token",
+                "credential_source": "not an object",
+            },
+            "is not a usable Google key: a field of its 'external_account' key is missing or of the wrong type",
+        ),
         # Runs no program and sends nothing: google-auth refuses executables unless allowed by the environment.
-        ({"type": "external_account", "audience": "a", "subject_token_type": "t",
-          "token_url": "https://sts.googleapis.com/v1/token",
-          "credential_source": {"executable": {"command": "/bin/false"}}},
-         "cannot get an access token with these credentials (Executables need to be explicitly allowed"),
-        ({"type": "impersonated_service_account"}, "a field of its 'impersonated_service_account' key is missing"),
+        (
+            {
+                "type": "external_account",
+                "audience": "a",
+                "subject_token_type": "t",
+                "token_url": "https://sts.googleapis.com/v1/token",
+                "credential_source": {"executable": {"command": "/bin/false"}},
+            },
+            "cannot get an access token with these credentials (Executables need to be explicitly allowed",
+        ),
+        (
+            {"type": "impersonated_service_account"},
+            "a field of its 'impersonated_service_account' key is missing",
+        ),
     ],
 )
 def test_an_unusable_key_of_another_type_is_one_line(capsys, tmp_path, monkeypatch, key, says):
     monkeypatch.delenv("GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES", raising=False)
     key_path = tmp_path / "key.json"
     key_path.write_text(json.dumps(key))
-    status, out, err = run(capsys, "--auth", json.dumps(auth_for(key_path)), "--endpoint",
-                           "google=http://127.0.0.1:9", "SELECT jobId FROM google.ml.jobs WHERE projectsId = 'p'")
+    status, out, err = run(
+        capsys,
+        "--auth",
+        json.dumps(auth_for(key_path)),
+        "--endpoint",
+        "google=http://127.0.0.1:9",
+        "SELECT jobId FROM google.ml.jobs WHERE projectsId = 'p'",
+    )
     assert (status, out) == (1, "")
     assert err.startswith("skyql: ") and says in err and len(err.splitlines()) == 1

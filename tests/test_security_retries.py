@@ -18,8 +18,21 @@ from skyql.session import Options, Session
 from tests.support import auth_for
 
 # Query parameters of creates that name another resource, never the new one (issue 13's findings and kin).
-FOREIGN_IDS = {"projectId", "customerId", "externalId", "replaceJobId", "feedId", "parentId", "postId", "itemId",
-               "productId", "sourceSkuId", "channelId", "externalChannelId", "clientOperationId"}
+FOREIGN_IDS = {
+    "projectId",
+    "customerId",
+    "externalId",
+    "replaceJobId",
+    "feedId",
+    "parentId",
+    "postId",
+    "itemId",
+    "productId",
+    "sourceSkuId",
+    "channelId",
+    "externalChannelId",
+    "clientOperationId",
+}
 
 
 def every_method() -> Iterator[tuple[Service, Method]]:
@@ -49,11 +62,19 @@ def names_its_collection(discovery_id: str, key: str) -> bool:
 
 
 def test_no_create_in_the_registry_is_retried_on_the_strength_of_another_resources_id(methods):
-    marked = [(m.discovery_id, name) for _, m in methods for _, name in m.idempotency_keys
-              if name != "requestId" and not names_its_collection(m.discovery_id, name)]
+    marked = [
+        (m.discovery_id, name)
+        for _, m in methods
+        for _, name in m.idempotency_keys
+        if name != "requestId" and not names_its_collection(m.discovery_id, name)
+    ]
     assert marked == []
-    foreign = [(m.discovery_id, name) for _, m in methods for _, name in m.idempotency_keys
-               if name in FOREIGN_IDS and not names_its_collection(m.discovery_id, name)]
+    foreign = [
+        (m.discovery_id, name)
+        for _, m in methods
+        for _, name in m.idempotency_keys
+        if name in FOREIGN_IDS and not names_its_collection(m.discovery_id, name)
+    ]
     assert foreign == []
     creates = [m for _, m in methods if m.http_method == "POST" and m.sql_verb == "INSERT"]
     safe = [m for m in creates if m.idempotency_keys]
@@ -70,8 +91,10 @@ def test_no_create_in_the_registry_is_retried_on_the_strength_of_another_resourc
     [
         ("androidmanagement.enterprises.create", {"projectId": "p"}),
         ("alertcenter.alerts.feedback.create", {"alertId": "a", "customerId": "c"}),
-        ("assuredworkloads.organizations.locations.workloads.create",
-         {"organizationsId": "o", "locationsId": "us", "externalId": "x"}),
+        (
+            "assuredworkloads.organizations.locations.workloads.create",
+            {"organizationsId": "o", "locationsId": "us", "externalId": "x"},
+        ),
         ("dataflow.projects.jobs.create", {"projectId": "p", "replaceJobId": "j"}),
         ("content.products.insert", {"merchantId": "1", "feedId": "2"}),
     ],
@@ -84,14 +107,26 @@ def test_a_create_that_names_another_resource_is_never_sent_twice(methods, disco
 @pytest.mark.parametrize(
     ("discovery_id", "values", "body"),
     [
-        ("aiplatform.projects.locations.hyperparameterTuningJobs.create",
-         {"projectsId": "p", "locationsId": "us-central1"}, {}),
-        ("aiplatform.projects.locations.featurestores.create",
-         {"projectsId": "p", "locationsId": "us-central1", "featurestoreId": "f"}, {}),
-        ("aiplatform.projects.locations.tensorboards.experiments.create",
-         {"projectsId": "p", "locationsId": "l", "tensorboardsId": "t", "tensorboardExperimentId": "e"}, {}),
-        ("alloydb.projects.locations.clusters.create",
-         {"projectsId": "p", "locationsId": "l", "clusterId": "c"}, {}),
+        (
+            "aiplatform.projects.locations.hyperparameterTuningJobs.create",
+            {"projectsId": "p", "locationsId": "us-central1"},
+            {},
+        ),
+        (
+            "aiplatform.projects.locations.featurestores.create",
+            {"projectsId": "p", "locationsId": "us-central1", "featurestoreId": "f"},
+            {},
+        ),
+        (
+            "aiplatform.projects.locations.tensorboards.experiments.create",
+            {"projectsId": "p", "locationsId": "l", "tensorboardsId": "t", "tensorboardExperimentId": "e"},
+            {},
+        ),
+        (
+            "alloydb.projects.locations.clusters.create",
+            {"projectsId": "p", "locationsId": "l", "clusterId": "c"},
+            {},
+        ),
         ("compute.instances.insert", {"project": "p", "zone": "z", "requestId": "r-1"}, {}),
         ("ml.projects.jobs.create", {"projectsId": "p"}, {"jobId": "j"}),
     ],
@@ -135,20 +170,26 @@ def test_the_emulator_makes_a_new_object_for_each_create_that_names_another_reso
         first = session.execute(insert)
         second = session.execute(insert)  # as at Google: a second enterprise, not 409 ALREADY_EXISTS
     assert first.rowcount == second.rowcount == 1
-    names = [r["status"] for r in posts(emu, "/v1/enterprises") if r["query"].get("projectId") == ["sec-twice"]]
+    names = [
+        r["status"] for r in posts(emu, "/v1/enterprises") if r["query"].get("projectId") == ["sec-twice"]
+    ]
     assert names == [200, 200]
 
 
 def test_a_create_with_a_request_id_is_sent_again_and_the_emulator_carries_it_out_once(emu, key_file):
     where = "/compute/v1/projects/sec-rq/zones/us-central1-a/instances"
     select = "SELECT name FROM google.compute.instances WHERE project = 'sec-rq' AND zone = 'us-central1-a'"
-    insert = ("INSERT INTO google.compute.instances (project, zone, requestId, name)"
-              " SELECT 'sec-rq', 'us-central1-a', 'req-1', 'vm1'")
+    insert = (
+        "INSERT INTO google.compute.instances (project, zone, requestId, name)"
+        " SELECT 'sec-rq', 'us-central1-a', 'req-1', 'vm1'"
+    )
     options = Options(auth=auth_for(key_file), endpoints={"google": emu.url}, timeout=6.0)
     with Session(options) as session:
         session.execute(select)  # compute's routes are built now, not while the clock below runs
         emu.inject(delay_ms=4000, count=1, match=f"POST {where}")
-        session.execute(insert)  # the first answer is late: skyql gives up on it and sends the same requestId again
+        session.execute(
+            insert
+        )  # the first answer is late: skyql gives up on it and sends the same requestId again
         for _ in range(200):  # until the emulator has finished the late first copy too
             if all(r["end"] is not None for r in posts(emu, where)):
                 break

@@ -41,20 +41,28 @@ def sent_bodies(emu: Emulator, part: str) -> list[str]:
 
 def test_verbose_shows_the_request_with_a_cloud_sql_password_redacted(capsys, emu, flags):
     emu.clear_log()
-    status, out, err = run(capsys, *flags, "--verbose",
-                           "INSERT INTO google.sqladmin.users (project, instance, name, password) "
-                           f"SELECT 'sec-sql', 'inst1', 'alice', '{PASSWORD}'")
+    status, out, err = run(
+        capsys,
+        *flags,
+        "--verbose",
+        "INSERT INTO google.sqladmin.users (project, instance, name, password) "
+        f"SELECT 'sec-sql', 'inst1', 'alice', '{PASSWORD}'",
+    )
     assert status == 0, err
-    assert 'POST http://127.0.0.1' in err and '{"name":"alice","password":"[redacted]"}' in err
+    assert "POST http://127.0.0.1" in err and '{"name":"alice","password":"[redacted]"}' in err
     assert PASSWORD not in out + err
     assert any(PASSWORD in body for body in sent_bodies(emu, "/instances/inst1/users"))
 
 
 def test_verbose_and_dryrun_hide_a_secret_manager_payload(capsys, emu, flags):
-    create = ("EXEC google.secretmanager.secrets.create @projectsId='sec-sm', @secretId='s1' "
-              "@@json='{\"replication\": {\"automatic\": {}}}'")
-    add = ("EXEC google.secretmanager.secrets_version.add_version @projectsId='sec-sm', @secretsId='s1' "
-           f"@@json='{{\"payload\": {{\"data\": \"{PAYLOAD}\", \"dataCrc32c\": \"12\"}}}}'")
+    create = (
+        "EXEC google.secretmanager.secrets.create @projectsId='sec-sm', @secretId='s1' "
+        '@@json=\'{"replication": {"automatic": {}}}\''
+    )
+    add = (
+        "EXEC google.secretmanager.secrets_version.add_version @projectsId='sec-sm', @secretsId='s1' "
+        f'@@json=\'{{"payload": {{"data": "{PAYLOAD}", "dataCrc32c": "12"}}}}\''
+    )
     status, _, err = run(capsys, *flags, create)
     assert status == 0, err
     emu.clear_log()
@@ -65,16 +73,19 @@ def test_verbose_and_dryrun_hide_a_secret_manager_payload(capsys, emu, flags):
     assert any(PAYLOAD in body for body in sent_bodies(emu, "secrets/s1:addVersion"))
     status, out, err = run(capsys, *flags, "--dryrun", "-o", "json", add)
     assert status == 0, err
-    [row] = json.loads(out[out.index("["):])
+    [row] = json.loads(out[out.index("[") :])
     assert row["request"].endswith('{"payload":{"data":"[redacted]","dataCrc32c":"12"}}')
 
 
 def test_a_partly_failed_insert_names_its_rows_without_their_passwords(capsys, emu, flags):
     emu.inject(status=400, count=1, match="/instances/inst-bad/users")
-    status, out, err = run(capsys, *flags,
-                           "INSERT INTO google.sqladmin.users (project, instance, name, password) "
-                           f"SELECT 'sec-sql', 'inst-ok', 'alice', '{PASSWORD}-1' "
-                           f"UNION ALL SELECT 'sec-sql', 'inst-bad', 'bob', '{PASSWORD}-2'")
+    status, out, err = run(
+        capsys,
+        *flags,
+        "INSERT INTO google.sqladmin.users (project, instance, name, password) "
+        f"SELECT 'sec-sql', 'inst-ok', 'alice', '{PASSWORD}-1' "
+        f"UNION ALL SELECT 'sec-sql', 'inst-bad', 'bob', '{PASSWORD}-2'",
+    )
     assert (status, out) == (1, "")
     assert "1 of 2 INSERT requests on google.sqladmin.users failed" in err
     assert '"name":"bob","password":"[redacted]"' in err and '"name":"alice","password":"[redacted]"' in err
@@ -90,24 +101,54 @@ def test_a_server_echoing_a_password_in_its_error_is_redacted_on_stderr(capsys):
     assert '"rootPassword": "[redacted]"' in shown and '"name": "bob"' in shown
 
 
-@pytest.mark.parametrize("name", ["password", "rootPassword", "client_secret", "sharedSecret", "privateKeyData",
-                                  "private_key", "apiKey", "keyString", "accessToken", "refresh_token",
-                                  "plaintext", "rawKey", "preSharedKey"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "password",
+        "rootPassword",
+        "client_secret",
+        "sharedSecret",
+        "privateKeyData",
+        "private_key",
+        "apiKey",
+        "keyString",
+        "accessToken",
+        "refresh_token",
+        "plaintext",
+        "rawKey",
+        "preSharedKey",
+    ],
+)
 def test_secret_field_names(name):
     assert is_secret(name)
 
 
-@pytest.mark.parametrize("name", ["name", "pageToken", "nextPageToken", "syncToken", "resumeToken", "data",
-                                  "displayName", "keyName", "etag"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "name",
+        "pageToken",
+        "nextPageToken",
+        "syncToken",
+        "resumeToken",
+        "data",
+        "displayName",
+        "keyName",
+        "etag",
+    ],
+)
 def test_fields_that_are_not_secrets(name):
     assert not is_secret(name)
 
 
 def test_describe_masks_nested_secrets_and_query_keys_but_not_page_tokens():
-    request = Request("POST", "https://x.googleapis.com/v1/things",
-                      (("pageToken", "p1"), ("key", "AIzaSecret")),
-                      {"name": "n", "settings": [{"password": "pw"}], "payload": {"data": "ZGF0YQ=="}, "data": "d"})
+    request = Request(
+        "POST",
+        "https://x.googleapis.com/v1/things",
+        (("pageToken", "p1"), ("key", "AIzaSecret")),
+        {"name": "n", "settings": [{"password": "pw"}], "payload": {"data": "ZGF0YQ=="}, "data": "d"},
+    )
     assert request.describe() == (
-        'POST https://x.googleapis.com/v1/things?pageToken=p1&key=[redacted] '
+        "POST https://x.googleapis.com/v1/things?pageToken=p1&key=[redacted] "
         '{"name":"n","settings":[{"password":"[redacted]"}],"payload":{"data":"[redacted]"},"data":"d"}'
     )

@@ -51,7 +51,10 @@ def job(job_id: str, state: str = "SUCCEEDED", **fields: Any) -> dict[str, Any]:
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "skyql.cli.main", "exec", *args],
-        capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -71,7 +74,9 @@ def test_count_over_many_pages_is_exact_and_reads_each_page_once(session, emulat
 
 def test_an_in_list_of_locations_reads_one_stream_per_location_at_its_regional_host(session, emulator):
     for location, count in LOCATIONS.items():
-        emulator.populate("aiplatform", f"projects/sel-fan/locations/{location}/hyperparameterTuningJobs", count)
+        emulator.populate(
+            "aiplatform", f"projects/sel-fan/locations/{location}/hyperparameterTuningJobs", count
+        )
     emulator.clear_log()
     in_list = ", ".join(f"'{loc}'" for loc in LOCATIONS)
     result = session.execute(
@@ -87,17 +92,27 @@ def test_an_in_list_of_locations_reads_one_stream_per_location_at_its_regional_h
 
 def test_giving_the_job_id_reads_that_job_with_one_get(session, emulator):
     for name in ("job_get_me", "job_other_1", "job_other_2"):
-        emulator.add("ml", "projects/sel-get/jobs", job(name, state="QUEUED" if name == "job_get_me" else "FAILED"))
+        emulator.add(
+            "ml", "projects/sel-get/jobs", job(name, state="QUEUED" if name == "job_get_me" else "FAILED")
+        )
     emulator.clear_log()
     result = session.execute(
         "SELECT jobId, state FROM google.ml.jobs WHERE projectsId = 'sel-get' AND jobsId = 'job_get_me'"
     )
     assert result.rows == [("job_get_me", "QUEUED")]
-    assert [r["path"] for r in calls(emulator, "/v1/projects/sel-get/")] == ["/v1/projects/sel-get/jobs/job_get_me"]
+    assert [r["path"] for r in calls(emulator, "/v1/projects/sel-get/")] == [
+        "/v1/projects/sel-get/jobs/job_get_me"
+    ]
 
 
 def test_a_join_on_iam_policies_calls_getiampolicy_once_per_running_job(session, emulator):
-    states = {"job_r1": "RUNNING", "job_r2": "RUNNING", "job_r3": "RUNNING", "job_s1": "SUCCEEDED", "job_f1": "FAILED"}
+    states = {
+        "job_r1": "RUNNING",
+        "job_r2": "RUNNING",
+        "job_r3": "RUNNING",
+        "job_s1": "SUCCEEDED",
+        "job_f1": "FAILED",
+    }
     for name, state in states.items():
         emulator.add("ml", "projects/sel-join/jobs", job(name, state))
     emulator.clear_log()
@@ -113,7 +128,9 @@ def test_a_join_on_iam_policies_calls_getiampolicy_once_per_running_job(session,
     assert Counter(row[0] for row in result.rows) == dict.fromkeys(running, 2)
     assert all(isinstance(json.loads(row[3]), list) for row in result.rows)
     policy_calls = calls(emulator, ":getIamPolicy")
-    assert sorted(r["path"] for r in policy_calls) == [f"/v1/projects/sel-join/jobs/{n}:getIamPolicy" for n in running]
+    assert sorted(r["path"] for r in policy_calls) == [
+        f"/v1/projects/sel-join/jobs/{n}:getIamPolicy" for n in running
+    ]
 
 
 def test_the_same_resource_read_twice_with_the_same_parameters_is_fetched_once(session, emulator, many):
@@ -164,9 +181,16 @@ def json_jobs(emulator: Emulator) -> str:
         ("job_j3", {"team": "b", "env": "dev", "owner": "kim"}, [], 1000.25),
     ]
     for name, labels, args, units in rows:
-        emulator.add("ml", "projects/sel-json/jobs", job(
-            name, labels=labels, trainingInput={"args": args, "region": "us-central1"},
-            trainingOutput={"consumedMLUnits": units}))
+        emulator.add(
+            "ml",
+            "projects/sel-json/jobs",
+            job(
+                name,
+                labels=labels,
+                trainingInput={"args": args, "region": "us-central1"},
+                trainingOutput={"consumedMLUnits": units},
+            ),
+        )
     return "sel-json"
 
 
@@ -176,7 +200,8 @@ def test_json_extract_compares_as_text_with_strings_and_as_numbers_with_numbers(
     assert team_a.rows == [("job_j1",), ("job_j2",)]
     # '50.5' > '100' as text: a numeric comparison must leave job_j1 out.
     big = session.execute(
-        f"SELECT jobId {where} AND json_extract(trainingOutput, '$.consumedMLUnits') > 100 ORDER BY 1")
+        f"SELECT jobId {where} AND json_extract(trainingOutput, '$.consumedMLUnits') > 100 ORDER BY 1"
+    )
     assert big.rows == [("job_j2",), ("job_j3",)]
 
 
@@ -191,15 +216,20 @@ def test_json_array_length_and_json_each_unnest_job_fields(session, json_jobs):
         f"WHERE j.projectsId = '{json_jobs}' ORDER BY 1, 2"
     )
     assert labels.rows == [
-        ("job_j1", "env", "prod"), ("job_j1", "team", "a"), ("job_j2", "team", "a"),
-        ("job_j3", "env", "dev"), ("job_j3", "owner", "kim"), ("job_j3", "team", "b"),
+        ("job_j1", "env", "prod"),
+        ("job_j1", "team", "a"),
+        ("job_j2", "team", "a"),
+        ("job_j3", "env", "dev"),
+        ("job_j3", "owner", "kim"),
+        ("job_j3", "team", "b"),
     ]
 
 
 def test_columns_by_regex_reads_the_matching_columns_from_the_api(session, emulator, json_jobs):
     emulator.clear_log()
     result = session.execute(
-        f"SELECT COLUMNS('.*Time') FROM google.ml.jobs WHERE projectsId = '{json_jobs}' AND jobId = 'job_j1'")
+        f"SELECT COLUMNS('.*Time') FROM google.ml.jobs WHERE projectsId = '{json_jobs}' AND jobId = 'job_j1'"
+    )
     assert result.columns == ["createTime", "endTime", "startTime"]
     assert result.rows[0][0] == dt.datetime(2024, 12, 1, 10, tzinfo=dt.UTC)
     # The columns are only known once DuckDB expands the regex: no `fields` mask may leave them out.
@@ -238,7 +268,9 @@ def test_timestamp_filters_relative_to_now_compare_with_the_api_timestamps(sessi
 def test_a_missing_required_parameter_says_which_and_sends_nothing(session, emulator):
     emulator.clear_log()
     with pytest.raises(ParameterError) as caught:
-        session.execute("SELECT name FROM google.aiplatform.hyperparameter_tuning_jobs WHERE projectsId = 'p'")
+        session.execute(
+            "SELECT name FROM google.aiplatform.hyperparameter_tuning_jobs WHERE projectsId = 'p'"
+        )
     assert "needs locationsId and projectsId in WHERE; got projectsId" in str(caught.value)
     assert "locationsId IN (" in str(caught.value)
     assert calls(emulator, "/v1/") == []
@@ -246,20 +278,30 @@ def test_a_missing_required_parameter_says_which_and_sends_nothing(session, emul
 
 def test_an_unknown_column_is_named_against_the_resource_not_the_loaded_columns(session):
     with pytest.raises(SqlError) as caught:
-        session.execute("SELECT displayName, trialCount FROM google.aiplatform.hyperparameter_tuning_jobs "
-                        "WHERE projectsId = 'demo-project' AND locationsId = 'us-central1'")
+        session.execute(
+            "SELECT displayName, trialCount FROM google.aiplatform.hyperparameter_tuning_jobs "
+            "WHERE projectsId = 'demo-project' AND locationsId = 'us-central1'"
+        )
     assert str(caught.value) == (
         "unknown column trialCount: google.aiplatform.hyperparameter_tuning_jobs has no column or parameter of"
         " that name (did you mean maxTrialCount, parallelTrialCount, trials?);"
-        " DESCRIBE google.aiplatform.hyperparameter_tuning_jobs lists them")
-    with pytest.raises(SqlError, match="none of google.ml.jobs, google.ml.jobs_iam_policies has a column or "
-                                       r"parameter of that name \(did you mean role\?\)"):
-        session.execute("SELECT j.jobId, p.rol FROM google.ml.jobs j JOIN google.ml.jobs_iam_policies p "
-                        "ON p.projectsId = j.projectsId AND p.jobsId = j.jobId WHERE j.projectsId = 'demo-project'")
+        " DESCRIBE google.aiplatform.hyperparameter_tuning_jobs lists them"
+    )
+    with pytest.raises(
+        SqlError,
+        match="none of google.ml.jobs, google.ml.jobs_iam_policies has a column or "
+        r"parameter of that name \(did you mean role\?\)",
+    ):
+        session.execute(
+            "SELECT j.jobId, p.rol FROM google.ml.jobs j JOIN google.ml.jobs_iam_policies p "
+            "ON p.projectsId = j.projectsId AND p.jobsId = j.jobId WHERE j.projectsId = 'demo-project'"
+        )
     # A real column a CTE did not pass on: DuckDB's own words are the right ones.
     with pytest.raises(SqlError, match='Referenced column "jobId" not found'):
-        session.execute("WITH x AS (SELECT state FROM google.ml.jobs WHERE projectsId = 'demo-project') "
-                        "SELECT jobId FROM x")
+        session.execute(
+            "WITH x AS (SELECT state FROM google.ml.jobs WHERE projectsId = 'demo-project') "
+            "SELECT jobId FROM x"
+        )
 
 
 def test_a_denied_project_among_several_fails_with_a_403_naming_it(session, emulator, many, json_jobs):
@@ -283,7 +325,9 @@ def test_a_key_file_gets_its_token_from_the_emulator_and_every_call_carries_it(e
     issued = len(emulator.issued_tokens)
     emulator.clear_log()
     with Session(Options(auth=auth_for(key_file), endpoints={"google": emulator.url})) as sess:
-        assert sess.execute(f"SELECT count(*) FROM google.ml.jobs WHERE projectsId = '{json_jobs}'").rows == [(3,)]
+        assert sess.execute(f"SELECT count(*) FROM google.ml.jobs WHERE projectsId = '{json_jobs}'").rows == [
+            (3,)
+        ]
     token_calls = [r for r in emulator.requests if r["path"] == "/token"]
     assert len(token_calls) == 1 and token_calls[0]["status"] == 200
     assert token_calls[0]["body"]["grant_type"] == "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -293,11 +337,15 @@ def test_a_key_file_gets_its_token_from_the_emulator_and_every_call_carries_it(e
     assert [r["status"] for r in calls(emulator, f"/v1/projects/{json_jobs}/jobs")] == [200]
 
 
-def test_the_google_credentials_variable_is_used_when_no_auth_is_given(emulator, key_file, json_jobs, monkeypatch):
+def test_the_google_credentials_variable_is_used_when_no_auth_is_given(
+    emulator, key_file, json_jobs, monkeypatch
+):
     monkeypatch.setenv("GOOGLE_CREDENTIALS", key_file.read_text())
     emulator.clear_log()
     with Session(Options(endpoints={"google": emulator.url})) as sess:
-        assert sess.execute(f"SELECT count(*) FROM google.ml.jobs WHERE projectsId = '{json_jobs}'").rows == [(3,)]
+        assert sess.execute(f"SELECT count(*) FROM google.ml.jobs WHERE projectsId = '{json_jobs}'").rows == [
+            (3,)
+        ]
     assert [r["status"] for r in emulator.requests if r["path"] == "/token"] == [200]
 
 
@@ -306,23 +354,33 @@ def test_the_google_credentials_variable_is_used_when_no_auth_is_given(emulator,
 
 def test_cli_json_output_keeps_numbers_objects_and_timestamps_apart(emulator, key_file, json_jobs):
     done = cli(
-        "--endpoint", f"google={emulator.url}", "--auth", json.dumps(auth_for(key_file)), "-o", "json",
+        "--endpoint",
+        f"google={emulator.url}",
+        "--auth",
+        json.dumps(auth_for(key_file)),
+        "-o",
+        "json",
         "SELECT jobId, labels, trainingOutput, createTime, json_array_length(json_extract(trainingInput, '$.args'))"
         f" AS nargs FROM google.ml.jobs WHERE projectsId = '{json_jobs}' AND jobId = 'job_j2'",
     )
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == [{
-        "jobId": "job_j2",
-        "labels": {"team": "a"},
-        "trainingOutput": {"consumedMLUnits": 150},
-        "createTime": "2024-12-01T10:00:00+00:00",
-        "nargs": 4,
-    }]
+    assert json.loads(done.stdout) == [
+        {
+            "jobId": "job_j2",
+            "labels": {"team": "a"},
+            "trainingOutput": {"consumedMLUnits": 150},
+            "createTime": "2024-12-01T10:00:00+00:00",
+            "nargs": 4,
+        }
+    ]
 
 
 def test_cli_missing_parameter_exits_1_with_the_message_on_stderr(emulator, key_file):
     done = cli(
-        "--endpoint", f"google={emulator.url}", "--auth", json.dumps(auth_for(key_file)),
+        "--endpoint",
+        f"google={emulator.url}",
+        "--auth",
+        json.dumps(auth_for(key_file)),
         "SELECT name FROM google.aiplatform.hyperparameter_tuning_jobs WHERE projectsId = 'demo-project'",
     )
     assert done.returncode == 1
@@ -333,7 +391,9 @@ def test_cli_missing_parameter_exits_1_with_the_message_on_stderr(emulator, key_
 
 def test_cli_emulator_flag_runs_the_readme_query():
     done = cli(
-        "--emulator", "-o", "json",
+        "--emulator",
+        "-o",
+        "json",
         "SELECT locationsId, state, count(*) AS jobs FROM google.aiplatform.hyperparameter_tuning_jobs "
         "WHERE projectsId = 'demo-project' AND locationsId IN ('us-central1', 'europe-west4') "
         "GROUP BY ALL ORDER BY ALL",

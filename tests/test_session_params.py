@@ -12,8 +12,7 @@ from tests.support import auth_for
 
 @pytest.fixture
 def session(emulator, key_file):
-    options = Options(auth=auth_for(key_file),
-                      endpoints={"google": emulator.url})
+    options = Options(auth=auth_for(key_file), endpoints={"google": emulator.url})
     with Session(options) as s:
         yield s
 
@@ -50,8 +49,9 @@ def test_an_id_in_a_subquery_over_the_same_resource_finds_its_rows(session):
         "SELECT jobId FROM google.ml.jobs WHERE projectsId = 'demo-project' AND jobsId IN "
         "(SELECT jobId FROM google.ml.jobs WHERE projectsId = 'demo-project' ORDER BY jobId LIMIT 2)"
     ).rows
-    everything = session.execute("SELECT jobId FROM google.ml.jobs WHERE projectsId = 'demo-project' "
-                                 "ORDER BY jobId LIMIT 2").rows
+    everything = session.execute(
+        "SELECT jobId FROM google.ml.jobs WHERE projectsId = 'demo-project' ORDER BY jobId LIMIT 2"
+    ).rows
     assert sorted(rows) == everything and len(rows) == 2
 
 
@@ -67,28 +67,33 @@ def test_id_columns_are_filled_with_fields_pushdown_too(session, emulator):
 
 def test_an_id_parameter_the_query_does_not_read_costs_no_field(session, emulator):
     emulator.clear_log()
-    counts = session.execute("SELECT state, count(*) FROM google.ml.jobs WHERE projectsId = 'demo-project' "
-                             "GROUP BY state").rows
-    assert sum(n for _, n in counts) == len(session.execute(
-        "SELECT jobsId FROM google.ml.jobs WHERE projectsId = 'demo-project'").rows)
+    counts = session.execute(
+        "SELECT state, count(*) FROM google.ml.jobs WHERE projectsId = 'demo-project' GROUP BY state"
+    ).rows
+    assert sum(n for _, n in counts) == len(
+        session.execute("SELECT jobsId FROM google.ml.jobs WHERE projectsId = 'demo-project'").rows
+    )
     masks = [r["query"].get("fields") for r in emulator.requests if r["path"].endswith("/jobs")]
     assert masks == [["nextPageToken,jobs(state)"], ["nextPageToken,jobs(jobId)"]]
 
 
 def test_statements_of_a_session_share_their_connections(emulator, key_file):
-    options = Options(auth=auth_for(key_file),
-                      endpoints={"google": emulator.url})
+    options = Options(auth=auth_for(key_file), endpoints={"google": emulator.url})
     open_before = emulator.connections_open  # other tests' sessions may still hold theirs
     with Session(options) as session:
         session.execute("SELECT count(*) FROM google.ml.jobs WHERE projectsId = 'demo-project'")
         opened = emulator.connections_accepted
         for _ in range(3):
             session.execute("SELECT count(*) FROM google.ml.jobs WHERE projectsId = 'demo-project'")
-            session.execute("INSERT INTO google.ml.jobs (projectsId, data__jobId) SELECT 'conn-reuse', 'j_' || "
-                            "(SELECT count(*) FROM google.ml.jobs WHERE projectsId = 'conn-reuse')")
+            session.execute(
+                "INSERT INTO google.ml.jobs (projectsId, data__jobId) SELECT 'conn-reuse', 'j_' || "
+                "(SELECT count(*) FROM google.ml.jobs WHERE projectsId = 'conn-reuse')"
+            )
         # Seven more statements on the connection the first one opened: over TLS, seven handshakes saved.
         assert emulator.connections_accepted == opened
-        assert len(session.execute("SELECT jobId FROM google.ml.jobs WHERE projectsId = 'conn-reuse'").rows) == 3
+        assert (
+            len(session.execute("SELECT jobId FROM google.ml.jobs WHERE projectsId = 'conn-reuse'").rows) == 3
+        )
     deadline = time.monotonic() + 5
     while emulator.connections_open > open_before and time.monotonic() < deadline:
         time.sleep(0.01)  # closing the session closes its connections

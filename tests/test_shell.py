@@ -81,8 +81,13 @@ def test_where_offers_the_resources_parameters_first(catalog: Catalog) -> None:
 def test_exec_completes_method_names_then_their_parameters(catalog: Catalog) -> None:
     # StackQL's names (ml's carry their collection); `jobs.cancel` works too, as the Python client has it.
     assert set(texts("EXEC google.ml.jobs.", catalog=catalog)) == {
-        "_projects_jobs_list", "projects_jobs_cancel", "projects_jobs_create", "projects_jobs_get",
-        "projects_jobs_list", "projects_jobs_patch"}
+        "_projects_jobs_list",
+        "projects_jobs_cancel",
+        "projects_jobs_create",
+        "projects_jobs_get",
+        "projects_jobs_list",
+        "projects_jobs_patch",
+    }
     assert texts("EXEC google.ml.jobs.cancel @", catalog=catalog) == ["@projectsId", "@jobsId", "@@json"]
     # Parameters already given are not offered again; no suggestion where a value goes.
     assert texts("EXEC google.ml.jobs.cancel @projectsId = 'p', @", catalog=catalog) == ["@jobsId", "@@json"]
@@ -139,15 +144,18 @@ def test_catalog_follows_the_session_when_its_registry_is_replaced() -> None:
 # -- statement boundaries --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "complete"), [
-    ("SELECT 1;", True),
-    ("SELECT 1", False),
-    ("SELECT ';'", False),
-    ("SELECT ';", False),
-    ("SELECT 1; -- done", True),
-    ("SELECT 1; /* still typing", False),
-    ("", False),
-])
+@pytest.mark.parametrize(
+    ("text", "complete"),
+    [
+        ("SELECT 1;", True),
+        ("SELECT 1", False),
+        ("SELECT ';'", False),
+        ("SELECT ';", False),
+        ("SELECT 1; -- done", True),
+        ("SELECT 1; /* still typing", False),
+        ("", False),
+    ],
+)
 def test_enter_runs_only_a_finished_statement(text: str, complete: bool) -> None:
     assert statement_complete(text) is complete
 
@@ -159,7 +167,11 @@ def test_current_statement_is_cut_at_top_level_semicolons() -> None:
 
 def test_piped_input_runs_command_lines_alone_and_keeps_multiline_strings() -> None:
     text = "SELECT 1;\n\\o json\nSELECT '\n\\d x\n';\nSELECT 3;"
-    assert list(input_chunks(text)) == [("SELECT 1;", 1), ("\\o json", 2), ("SELECT '\n\\d x\n';\nSELECT 3;", 3)]
+    assert list(input_chunks(text)) == [
+        ("SELECT 1;", 1),
+        ("\\o json", 2),
+        ("SELECT '\n\\d x\n';\nSELECT 3;", 3),
+    ]
 
 
 # -- meta-commands ---------------------------------------------------------------------------------------
@@ -168,11 +180,23 @@ def test_piped_input_runs_command_lines_alone_and_keeps_multiline_strings() -> N
 class Captured:
     """A shell over a real session whose output is kept for the test."""
 
-    def __init__(self, session: Session, *, interactive: bool = True, page: bool = False,
-                 size: tuple[int, int] = (120, 40)) -> None:
+    def __init__(
+        self,
+        session: Session,
+        *,
+        interactive: bool = True,
+        page: bool = False,
+        size: tuple[int, int] = (120, 40),
+    ) -> None:
         self.out, self.err = io.StringIO(), io.StringIO()
-        self.shell = Shell(session, out=self.out, err=self.err, interactive=interactive, page=page,
-                           terminal_size=lambda: size)
+        self.shell = Shell(
+            session,
+            out=self.out,
+            err=self.err,
+            interactive=interactive,
+            page=page,
+            terminal_size=lambda: size,
+        )
 
     def run(self, text: str) -> bool:
         return self.shell.run_input(text)
@@ -213,8 +237,9 @@ def test_output_command_switches_the_format_of_later_results(session: Session) -
     sh.run("SHOW SERVICES IN google LIKE 'ml%';")
     out = sh.out.getvalue()
     assert "output format is json" in out
-    assert json.loads(out.splitlines()[-1]) == [{"id": "ml:v1", "name": "ml",
-                                                  "title": "AI Platform Training & Prediction API"}]
+    assert json.loads(out.splitlines()[-1]) == [
+        {"id": "ml:v1", "name": "ml", "title": "AI Platform Training & Prediction API"}
+    ]
 
 
 def test_timing_adds_the_elapsed_time_to_the_row_count(session: Session) -> None:
@@ -225,13 +250,17 @@ def test_timing_adds_the_elapsed_time_to_the_row_count(session: Session) -> None
 
 
 def test_auth_names_the_credentials_but_never_the_key(emulator: Emulator, key_file: Path) -> None:
-    options = Options(auth={"google": {"type": "service_account", "credentialsfilepath": str(key_file)}},
-                      endpoints={"google": emulator.url})
+    options = Options(
+        auth={"google": {"type": "service_account", "credentialsfilepath": str(key_file)}},
+        endpoints={"google": emulator.url},
+    )
     with Session(options) as s:
         sh = Captured(s)
         assert sh.run("\\auth")
     out = sh.out.getvalue()
-    assert emulator.url in out and f"service account {json.loads(key_file.read_text())['client_email']}" in out
+    assert (
+        emulator.url in out and f"service account {json.loads(key_file.read_text())['client_email']}" in out
+    )
     key = json.loads(key_file.read_text())
     assert key["private_key_id"] not in out and "PRIVATE KEY" not in out
 
@@ -282,11 +311,14 @@ def drive(session: Session, keys: str, state: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_prompt_runs_multiline_statements_commands_and_survives_errors(
-        session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    keys = ("SHOW SERVICES\rIN google\rLIKE 'ml%';\r"  # Enter continues until the ;
-            "SELEC x;\r"
-            "\\o csv\r"
-            "SHOW SERVICES IN google LIKE 'ml%';\r")
+    session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keys = (
+        "SHOW SERVICES\rIN google\rLIKE 'ml%';\r"  # Enter continues until the ;
+        "SELEC x;\r"
+        "\\o csv\r"
+        "SHOW SERVICES IN google LIKE 'ml%';\r"
+    )
     sh = drive(session, keys, tmp_path, monkeypatch)
     out = sh.out.getvalue()
     assert "| ml:v1 | ml   |" in out
@@ -298,7 +330,8 @@ def test_prompt_runs_multiline_statements_commands_and_survives_errors(
 
 
 def test_ctrl_c_at_the_prompt_drops_the_line_and_quit_ends(
-        session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sh = drive(session, "SHOW SERVICES IN\x03\\q\rSHOW PROVIDERS;\r", tmp_path, monkeypatch)
     assert sh.err.getvalue() == ""
     assert "google" not in sh.out.getvalue().split("\n", 1)[1]  # \q stopped before SHOW PROVIDERS
@@ -326,11 +359,13 @@ def test_wide_tables_are_clipped_to_the_terminal_width() -> None:
     assert cell_limit([2, 300, 50], 100) == 49
 
 
-def test_long_output_goes_through_the_pager(session: Session, tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_long_output_goes_through_the_pager(
+    session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     paged = tmp_path / "paged.txt"
-    monkeypatch.setenv("PAGER", f"{sys.executable} -c \"import sys; open({str(paged)!r}, 'w').write("
-                       "sys.stdin.read())\"")
+    monkeypatch.setenv(
+        "PAGER", f"{sys.executable} -c \"import sys; open({str(paged)!r}, 'w').write(sys.stdin.read())\""
+    )
     sh = Captured(session, page=True, size=(80, 10))
     sh.run("SHOW SERVICES IN google LIKE 'a%';")
     assert "aiplatform:v1" in paged.read_text() and sh.out.getvalue() == ""
@@ -359,8 +394,9 @@ def test_progress_counts_pages_rows_and_requests_in_flight() -> None:
     line("retry", resource="google.ml.jobs", status=429, wait=1.0)
     line("something_new", detail=1)  # unknown events are ignored
     now[0] = 102.5
-    assert line.text() == ("google.ml.jobs · 2 pages · 57 rows · 2 in flight · 1 retried · 2.5 s  "
-                           "(Ctrl-C cancels)")
+    assert line.text() == (
+        "google.ml.jobs · 2 pages · 57 rows · 2 in flight · 1 retried · 2.5 s  (Ctrl-C cancels)"
+    )
 
 
 def test_progress_is_drawn_on_a_terminal_and_erased_after(tmp_path: Path) -> None:
@@ -379,8 +415,13 @@ def test_progress_is_drawn_on_a_terminal_and_erased_after(tmp_path: Path) -> Non
 
 
 def skyql(*args: str, stdin: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "skyql.cli.main", *args], input=stdin, text=True,
-                          capture_output=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "skyql.cli.main", *args],
+        input=stdin,
+        text=True,
+        capture_output=True,
+        timeout=60,
+    )
 
 
 def test_piped_statements_run_without_a_prompt() -> None:
@@ -391,7 +432,9 @@ def test_piped_statements_run_without_a_prompt() -> None:
 
 
 def test_piped_failure_is_reported_with_its_line_and_the_rest_still_runs() -> None:
-    script = "SHOW SERVICES IN google LIKE 'ml%';\n\nSHOW RESOURCES IN google.nope;\n\\o json\nSHOW PROVIDERS;\n"
+    script = (
+        "SHOW SERVICES IN google LIKE 'ml%';\n\nSHOW RESOURCES IN google.nope;\n\\o json\nSHOW PROVIDERS;\n"
+    )
     done = skyql("shell", "-o", "csv", stdin=script)
     assert done.returncode == 1
     assert done.stdout.startswith("id,name,title\nml:v1,ml,")
@@ -414,13 +457,13 @@ class Terminal:
         """Wait for `pattern` in what appeared since the last match; return that stretch of output."""
         deadline = time.monotonic() + timeout
         while True:
-            match = re.search(pattern, self.screen[self.seen:])
+            match = re.search(pattern, self.screen[self.seen :])
             if match:
-                stretch = self.screen[self.seen: self.seen + match.end()]
+                stretch = self.screen[self.seen : self.seen + match.end()]
                 self.seen += match.end()
                 return stretch
             if time.monotonic() > deadline:
-                raise AssertionError(f"no {pattern!r} in:\n{self.screen[self.seen:][-2000:]}")
+                raise AssertionError(f"no {pattern!r} in:\n{self.screen[self.seen :][-2000:]}")
             self._read()
 
     def _read(self) -> None:
@@ -494,15 +537,19 @@ def test_statements_are_highlighted_as_sql() -> None:
 
 
 def test_the_shell_modules_load_neither_duckdb_nor_httpx() -> None:
-    code = ("import sys, skyql.shell, skyql.shell.repl, skyql.shell.prompt, skyql.shell.completion; "
-            "print(sorted(m for m in ('duckdb', 'httpx', 'google.auth') if m in sys.modules))")
+    code = (
+        "import sys, skyql.shell, skyql.shell.repl, skyql.shell.prompt, skyql.shell.completion; "
+        "print(sorted(m for m in ('duckdb', 'httpx', 'google.auth') if m in sys.modules))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
 
 
 def test_the_shell_preloads_what_a_first_query_needs_once_its_prompt_is_up() -> None:
     # The prompt appears without them; the warm thread then imports them while the user types.
-    code = ("import sys\nfrom skyql.shell.prompt import preload_query_stack\npreload_query_stack()\n"
-            "print(sorted(m for m in ('aiohttp', 'duckdb', 'google.auth', 'httpx', 'sqlglot') if m in sys.modules))")
+    code = (
+        "import sys\nfrom skyql.shell.prompt import preload_query_stack\npreload_query_stack()\n"
+        "print(sorted(m for m in ('aiohttp', 'duckdb', 'google.auth', 'httpx', 'sqlglot') if m in sys.modules))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "['aiohttp', 'duckdb', 'google.auth', 'httpx', 'sqlglot']"

@@ -58,7 +58,7 @@ RENDERS = [
         "'both either'",
     ),
     ("'{{ if not .enabled }}off{{ else }}on{{ end }}' {{ len .projects }}", "'on' 2"),
-    ('\'{{ range .projects }}{{ if eq . "p2" }}{{ . }}{{ end }}{{ end }}\'', "'p2'"),
+    ("'{{ range .projects }}{{ if eq . \"p2\" }}{{ . }}{{ end }}{{ end }}'", "'p2'"),
     ("{{/* a comment */}}SELECT 1", "SELECT 1"),
     ("'{{ $r := .region }}{{ $r }}'", "'us-central1'"),
     ("'{{- .project -}}  \n'", "'my-project'"),
@@ -68,7 +68,7 @@ RENDERS = [
         "SELECT 'us-central1/p1';SELECT 'us-central1/p2';",
     ),
     (
-        'SELECT \'{{ printf "%s-%03d" .project .count }}\', \'{{ .project | printf "%q" }}\'',
+        "SELECT '{{ printf \"%s-%03d\" .project .count }}', '{{ .project | printf \"%q\" }}'",
         "SELECT 'my-project-003', '\"my-project\"'",
     ),
     (
@@ -84,19 +84,19 @@ RENDERS = [
         "SELECT 'prod', 'none'",
     ),
     ("SELECT '{{ with $l := .labels }}{{ $l.team }}{{ end }}'", "SELECT 'ml'"),
-    ('SELECT \'{{ or .zone "us-central1-a" }}\'', "SELECT 'us-central1-a'"),
+    ("SELECT '{{ or .zone \"us-central1-a\" }}'", "SELECT 'us-central1-a'"),
     (
         "{{ $first := true }}SELECT '{{ range .projects }}{{ if not $first }},{{ end }}"
         "{{ $first = false }}{{ . }}{{ end }}'",
         "SELECT 'p1,p2'",
     ),
     (
-        'SELECT \'{{ range .projects }}{{ if eq . "p1" }}{{ continue }}{{ end }}{{ . }}{{ end }}\'',
+        "SELECT '{{ range .projects }}{{ if eq . \"p1\" }}{{ continue }}{{ end }}{{ . }}{{ end }}'",
         "SELECT 'p2'",
     ),
     ("SELECT '{{ range $k, $v := .labels }}{{ $k }}={{ $v }};{{ end }}'", "SELECT 'env=prod;team=ml;'"),
     ("SELECT '{{ slice .project 3 }}', '{{ .project | len }}'", "SELECT 'project', '10'"),
-    ('SELECT \'{{ print 1 2 "a" }}\', \'{{ urlquery "a b&c" }}\'', "SELECT '1 2a', 'a+b%26c'"),
+    ("SELECT '{{ print 1 2 \"a\" }}', '{{ urlquery \"a b&c\" }}'", "SELECT '1 2a', 'a+b%26c'"),
     # Go: maps and lists print as StackQL prints them (Go's JSON: compact, keys sorted)
     (
         "SELECT '{{ .labels }}', '{{ .jobs }}'",
@@ -176,7 +176,11 @@ def test_a_script_is_rendered_once_and_its_lines_still_point_at_the_template():
     )
     assert Projects.iterations == 1
     lines = rendered.text.split("\n")
-    assert [rendered.origin[lines.index(s)] for s in ("SELECT 'p1';", "SELECT 'p2';", "SELECT 2;")] == [3, 3, 5]
+    assert [rendered.origin[lines.index(s)] for s in ("SELECT 'p1';", "SELECT 'p2';", "SELECT 2;")] == [
+        3,
+        3,
+        5,
+    ]
 
 
 # -- values stay where the template puts them -------------------------------------------------------------

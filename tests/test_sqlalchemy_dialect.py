@@ -39,7 +39,8 @@ def test_skyql_urls_load_the_dialect_through_its_entry_point_without_deprecation
 def test_url_options_become_connect_keywords():
     auth = {"google": {"type": "service_account", "credentialsfilepath": "/keys/k.json"}}
     url = make_url(
-        "skyql://?endpoint=http://127.0.0.1:8089&auth=" + urllib.parse.quote(json.dumps(auth))
+        "skyql://?endpoint=http://127.0.0.1:8089&auth="
+        + urllib.parse.quote(json.dumps(auth))
         + "&concurrency=4&timeout=2.5&safe=true&pushdown=0&page_size=50"
     )
     assert connect_args(url) == {

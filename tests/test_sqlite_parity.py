@@ -33,8 +33,13 @@ ROWS: list[tuple[Any, ...]] = [
     ("f", "  pad  ", 0, 1e-3, "12:30"),
     ("g", "abc", 2, 1234.5678, "2460000.5"),
 ]
-COLUMNS = [Column("k", "string"), Column("s", "string"), Column("i", "integer"), Column("r", "number"),
-           Column("d", "string")]
+COLUMNS = [
+    Column("k", "string"),
+    Column("s", "string"),
+    Column("i", "integer"),
+    Column("r", "number"),
+    Column("d", "string"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -45,12 +50,24 @@ def lite() -> Iterator[sqlite3.Connection]:
     # StackQL's extension functions (stackql/sqlite-ext-functions), as their C code behaves.
     conn.create_function("json_equal", 2, _json_equal_reference, deterministic=True)
     conn.create_function("split_part", 3, _split_part_reference, deterministic=True)
-    conn.create_function("regexp_like", 2, lambda s, p: None if s is None or p is None else int(
-        re.search(p, s) is not None), deterministic=True)
-    conn.create_function("regexp_substr", 2, lambda s, p: None if s is None or p is None else (
-        m.group(0) if (m := re.search(p, s)) else None), deterministic=True)
-    conn.create_function("regexp_replace", 3, lambda s, p, r: None if None in (s, p, r) else re.sub(p, r, s),
-                         deterministic=True)
+    conn.create_function(
+        "regexp_like",
+        2,
+        lambda s, p: None if s is None or p is None else int(re.search(p, s) is not None),
+        deterministic=True,
+    )
+    conn.create_function(
+        "regexp_substr",
+        2,
+        lambda s, p: None if s is None or p is None else (m.group(0) if (m := re.search(p, s)) else None),
+        deterministic=True,
+    )
+    conn.create_function(
+        "regexp_replace",
+        3,
+        lambda s, p, r: None if None in (s, p, r) else re.sub(p, r, s),
+        deterministic=True,
+    )
     yield conn
     conn.close()
 
@@ -150,7 +167,7 @@ SAME_AS_SQLITE = [
     # JSON functions StackQL users type
     "SELECT json_array_length('[1,2,3]'), json_type('{\"a\":[1]}', '$.a'), json_object('a', 1, 'b', 'x'),"
     " json_array(1, 'x', NULL)",
-    "SELECT typeof(json_extract('{\"a\": 1, \"b\": 1.5, \"c\": \"x\", \"d\": true, \"e\": [1], \"f\": null}', p))"
+    'SELECT typeof(json_extract(\'{"a": 1, "b": 1.5, "c": "x", "d": true, "e": [1], "f": null}\', p))'
     " FROM (SELECT '$.' || k AS p FROM t)",
     "SELECT json_group_array(i), json_group_object(k, r) FROM t",
     "SELECT k, split_part(d, '-', 2), split_part(d, '-', -1), split_part(d, '-', 4), split_part(s, '', 1),"
@@ -166,10 +183,12 @@ def test_the_local_sql_answers_as_sqlite_does(lite: sqlite3.Connection, engine: 
 
 
 def test_now_gives_sqlite_shaped_text(engine: Engine) -> None:
-    row = engine.query(rewrite_sql(
-        "SELECT date('now'), time('now'), datetime('now'), datetime('now', '-7 days') < datetime('now'),"
-        " typeof(julianday('now')), strftime('%Y', 'now') = strftime('%Y', now())"
-    )).rows[0]
+    row = engine.query(
+        rewrite_sql(
+            "SELECT date('now'), time('now'), datetime('now'), datetime('now', '-7 days') < datetime('now'),"
+            " typeof(julianday('now')), strftime('%Y', 'now') = strftime('%Y', now())"
+        )
+    ).rows[0]
     assert len(row[0]) == 10 and row[0][4] == "-"
     assert len(row[1]) == 8 and row[1][2] == ":"
     assert len(row[2]) == 19
@@ -185,10 +204,22 @@ def test_json_equal_of_null_is_an_error(engine: Engine) -> None:
 
 SMALL_INT = st.integers(-20, 20).map(str)
 REAL = st.sampled_from(["0.5", "1.25", "-2.5", "3.0", "0.1", "100.125"])
-TEXT = st.sampled_from(["'abc'", "'ABC'", "'a_c'", "''", "'x%'", "'  sp '", "'é'", "'12abc'", "'-4.5z'", "NULL"])
+TEXT = st.sampled_from(
+    ["'abc'", "'ABC'", "'a_c'", "''", "'x%'", "'  sp '", "'é'", "'12abc'", "'-4.5z'", "NULL"]
+)
 DATE = st.sampled_from(["d", "'2024-05-05'", "'2024-02-29 13:14:15'", "'2023-01-01T00:00:00Z'", "'bogus'"])
-MODIFIER = st.sampled_from(["'+1 day'", "'-2 months'", "'start of month'", "'start of year'", "'+36 hours'",
-                            "'weekday 3'", "'start of day'", "'-1 year'"])
+MODIFIER = st.sampled_from(
+    [
+        "'+1 day'",
+        "'-2 months'",
+        "'start of month'",
+        "'start of year'",
+        "'+36 hours'",
+        "'weekday 3'",
+        "'start of day'",
+        "'-1 year'",
+    ]
+)
 FORMAT = st.sampled_from(["'%Y'", "'%m/%d'", "'%s'", "'%H:%M:%S'", "'%j'", "'%w'", "'%f'", "'%J'"])
 
 
@@ -196,8 +227,11 @@ def _exprs() -> tuple[st.SearchStrategy[str], st.SearchStrategy[str], st.SearchS
     def ints(inner_int: st.SearchStrategy[str], inner_text: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
         return st.one_of(
             st.tuples(inner_int, st.sampled_from(["+", "-", "*", "/", "%"]), inner_int).map(
-                lambda t: f"({t[0]} {t[1]} {t[2]})"),
-            st.tuples(st.sampled_from(["max", "min"]), inner_int, inner_int).map(lambda t: f"{t[0]}({t[1]}, {t[2]})"),
+                lambda t: f"({t[0]} {t[1]} {t[2]})"
+            ),
+            st.tuples(st.sampled_from(["max", "min"]), inner_int, inner_int).map(
+                lambda t: f"{t[0]}({t[1]}, {t[2]})"
+            ),
             inner_int.map(lambda e: f"abs({e})"),
             inner_text.map(lambda e: f"length({e})"),
             inner_int.map(lambda e: f"length({e})"),
@@ -208,7 +242,9 @@ def _exprs() -> tuple[st.SearchStrategy[str], st.SearchStrategy[str], st.SearchS
             st.tuples(inner_int, inner_int, inner_int).map(lambda t: f"iif({t[0]} > {t[1]}, {t[1]}, {t[2]})"),
         )
 
-    def texts(inner_int: st.SearchStrategy[str], inner_text: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    def texts(
+        inner_int: st.SearchStrategy[str], inner_text: st.SearchStrategy[str]
+    ) -> st.SearchStrategy[str]:
         return st.one_of(
             inner_text.map(lambda e: f"upper({e})"),
             inner_text.map(lambda e: f"lower({e})"),
@@ -230,9 +266,11 @@ def _exprs() -> tuple[st.SearchStrategy[str], st.SearchStrategy[str], st.SearchS
     int_expr = st.recursive(ints_base, lambda inner: ints(inner, texts_base), max_leaves=6)
     text_expr = st.recursive(texts_base, lambda inner: texts(int_expr, inner), max_leaves=6)
     real_expr = st.one_of(
-        REAL, st.just("r"),
+        REAL,
+        st.just("r"),
         st.tuples(st.one_of(REAL, st.just("r")), st.sampled_from(["+", "-", "*", "/"]), int_expr).map(
-            lambda t: f"({t[0]} {t[1]} {t[2]})"),
+            lambda t: f"({t[0]} {t[1]} {t[2]})"
+        ),
         st.tuples(st.one_of(REAL, st.just("r")), st.integers(0, 3)).map(lambda t: f"round({t[0]}, {t[1]})"),
         DATE.map(lambda e: f"julianday({e})"),
         text_expr.map(lambda e: f"CAST({e} AS REAL)"),
@@ -246,9 +284,15 @@ CONDITION = st.one_of(
     st.tuples(INT_EXPR, st.sampled_from(["=", "<>", "<", ">=", "IS", "IS NOT"]), INT_EXPR).map(" ".join),
     st.tuples(TEXT_EXPR, st.sampled_from(["LIKE", "NOT LIKE", "GLOB", "="]), TEXT_EXPR).map(" ".join),
     TEXT_EXPR.map(lambda e: f"{e} IS NULL"),
-    st.tuples(REAL_EXPR, st.sampled_from(["=", "<", ">=", "<>"]), st.one_of(REAL_EXPR, INT_EXPR)).map(" ".join),
+    st.tuples(REAL_EXPR, st.sampled_from(["=", "<", ">=", "<>"]), st.one_of(REAL_EXPR, INT_EXPR)).map(
+        " ".join
+    ),
 )
-PROFILE = settings(max_examples=int(__import__("os").environ.get("SKYQL_PARITY_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+PROFILE = settings(
+    max_examples=int(__import__("os").environ.get("SKYQL_PARITY_EXAMPLES", "150")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 
 
 @PROFILE
@@ -264,7 +308,9 @@ def test_generated_conditions_keep_the_rows_sqlite_keeps(lite, engine, condition
 
 
 @PROFILE
-@given(expr=INT_EXPR, aggregate=st.sampled_from(["count(*)", "total(r)", "max(r)", "min(k)", "group_concat(k)"]))
+@given(
+    expr=INT_EXPR, aggregate=st.sampled_from(["count(*)", "total(r)", "max(r)", "min(k)", "group_concat(k)"])
+)
 def test_generated_groups_answer_as_sqlite_does(lite, engine, expr: str, aggregate: str) -> None:
     sql = f"SELECT {expr} AS g, {aggregate}, upper(s) FROM t WHERE k <> 'b' GROUP BY g, s ORDER BY g, s"
     assert_same_answer(lite, engine, sql)

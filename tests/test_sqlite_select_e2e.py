@@ -26,8 +26,11 @@ JOBS = [
 @pytest.fixture(scope="module")
 def jobs(emulator: Emulator) -> str:
     for job_id, state, created, labels in JOBS:
-        emulator.add("ml", f"projects/{PROJECT}/jobs",
-                     {"jobId": job_id, "state": state, "createTime": created, "labels": labels})
+        emulator.add(
+            "ml",
+            f"projects/{PROJECT}/jobs",
+            {"jobId": job_id, "state": state, "createTime": created, "labels": labels},
+        )
     return PROJECT
 
 
@@ -52,7 +55,7 @@ def test_double_quoted_text_that_names_no_column_is_a_string(session, jobs):
         'ORDER BY "jobId"'
     )
     assert result.rows == [("job_a", "seen"), ("job_b", "seen")]
-    bare = session.execute(f'SELECT "hello", state FROM google.ml.jobs WHERE projectsId = \'{jobs}\' LIMIT 1')
+    bare = session.execute(f"SELECT \"hello\", state FROM google.ml.jobs WHERE projectsId = '{jobs}' LIMIT 1")
     assert bare.columns == ["hello", "state"] and bare.rows[0][0] == "hello"
 
 

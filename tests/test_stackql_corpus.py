@@ -30,19 +30,25 @@ def test_corpus_holds_at_least_200_real_statements_each_with_its_source() -> Non
 
 def test_the_emulator_run_swaps_only_the_authors_project_zone_and_region() -> None:
     rules = stackql_corpus.load()["substitutions"]
-    sql = ("SELECT name FROM google.compute.instances WHERE project = 'stackql-demo' "
-           "AND zone = 'australia-southeast1-a' AND name = 'stackql-demo'")
+    sql = (
+        "SELECT name FROM google.compute.instances WHERE project = 'stackql-demo' "
+        "AND zone = 'australia-southeast1-a' AND name = 'stackql-demo'"
+    )
     assert stackql_corpus.substitute(sql, rules) == (
         "SELECT name FROM google.compute.instances WHERE project = 'demo-project' "
-        "AND zone = 'us-central1-a' AND name = 'demo-project'")
+        "AND zone = 'us-central1-a' AND name = 'demo-project'"
+    )
     link = "https://www.googleapis.com/compute/v1/projects/stackql-demo/global/networks/my-vpc"
     assert "/projects/demo-project/" in stackql_corpus.substitute(link, rules)
 
 
 def test_no_corpus_statement_crashes_skyql(report: Report) -> None:
     """Whatever fails, fails with a skyql error a user can read, never a traceback."""
-    crashes = [(o.id, o.plan_error or o.run_error) for o in report.outcomes
-               if "CRASH" in (o.plan_error or "") + (o.run_error or "")]
+    crashes = [
+        (o.id, o.plan_error or o.run_error)
+        for o in report.outcomes
+        if "CRASH" in (o.plan_error or "") + (o.run_error or "")
+    ]
     assert crashes == []
 
 

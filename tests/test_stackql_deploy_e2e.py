@@ -92,8 +92,10 @@ def test_network_lifecycle_creates_updates_exports_and_deletes_a_vpc_by_its_name
     assert vpc.build() == "created"
     assert vpc.exports() == {"vpc_name": "k8s-dev-vpc", "vpc_link": vpc_link("k8s-dev-vpc")}
     # The network is stored under the name the client chose: a GET of that name finds it.
-    got = session.execute(f"SELECT name, autoCreateSubnetworks, routingConfig FROM google.compute.networks "
-                          f"WHERE project = '{PROJECT}' AND network = 'k8s-dev-vpc'")
+    got = session.execute(
+        f"SELECT name, autoCreateSubnetworks, routingConfig FROM google.compute.networks "
+        f"WHERE project = '{PROJECT}' AND network = 'k8s-dev-vpc'"
+    )
     assert got.rows[0][:2] == ("k8s-dev-vpc", False)
     assert json.loads(got.rows[0][2]) == {"routingMode": "REGIONAL"}
     # A second build finds it in the desired state, so nothing is sent but reads.
@@ -107,8 +109,10 @@ def test_network_lifecycle_creates_updates_exports_and_deletes_a_vpc_by_its_name
 def test_network_build_updates_a_vpc_that_drifted(session):
     vpc = network(session, "drifted-vpc")
     vpc.build()
-    session.execute(f"UPDATE google.compute.networks SET data__routingConfig = '{{\"routingMode\": \"GLOBAL\"}}' "
-                    f"WHERE network = 'drifted-vpc' AND project = '{PROJECT}'")
+    session.execute(
+        f'UPDATE google.compute.networks SET data__routingConfig = \'{{"routingMode": "GLOBAL"}}\' '
+        f"WHERE network = 'drifted-vpc' AND project = '{PROJECT}'"
+    )
     assert vpc.count("statecheck") == 0
     assert vpc.build() == "updated"
     vpc.teardown()
@@ -118,9 +122,17 @@ def test_network_build_updates_a_vpc_that_drifted(session):
 
 
 def subnetwork(session: Session, subnet_name: str, vpc_name: str) -> Deployer:
-    return Deployer(session, "subnetwork.iql", {"project": PROJECT, "region": "us-central1",
-                                                "subnet_name": subnet_name, "vpc_link": vpc_link(vpc_name),
-                                                "ip_cidr_range": "10.240.0.0/24"})
+    return Deployer(
+        session,
+        "subnetwork.iql",
+        {
+            "project": PROJECT,
+            "region": "us-central1",
+            "subnet_name": subnet_name,
+            "vpc_link": vpc_link(vpc_name),
+            "ip_cidr_range": "10.240.0.0/24",
+        },
+    )
 
 
 def test_subnetwork_is_created_checked_updated_exported_and_deleted_in_its_region(session, emulator):
@@ -137,14 +149,17 @@ def test_subnetwork_is_created_checked_updated_exported_and_deleted_in_its_regio
     assert subnet.exports() == {
         "subnet_name": "k8s-dev-us-central1-subnet",
         "subnet_link": f"https://compute.googleapis.com/compute/v1/projects/{PROJECT}/regions/us-central1/"
-                       "subnetworks/k8s-dev-us-central1-subnet",
+        "subnetworks/k8s-dev-us-central1-subnet",
     }
-    cidr = session.execute(f"SELECT ipCidrRange FROM google.compute.subnetworks WHERE project = '{PROJECT}' "
-                           "AND region = 'us-central1' AND subnetwork = 'k8s-dev-us-central1-subnet'")
+    cidr = session.execute(
+        f"SELECT ipCidrRange FROM google.compute.subnetworks WHERE project = '{PROJECT}' "
+        "AND region = 'us-central1' AND subnetwork = 'k8s-dev-us-central1-subnet'"
+    )
     assert cidr.rows == [("10.240.0.0/20",)]
     subnet.teardown(check_exists=False)
-    listed = session.execute(f"SELECT name FROM google.compute.subnetworks WHERE project = '{PROJECT}' "
-                             "AND region = 'us-central1'")
+    listed = session.execute(
+        f"SELECT name FROM google.compute.subnetworks WHERE project = '{PROJECT}' AND region = 'us-central1'"
+    )
     assert listed.rows == []
     vpc.teardown()
 
@@ -163,11 +178,18 @@ def test_subnetwork_full_lifecycle_counts_zero_before_create_and_after_delete(se
 
 
 def firewall(session: Session, fw_name: str, vpc_name: str) -> Deployer:
-    return Deployer(session, "firewalls.iql", {
-        "project": PROJECT, "fw_name": fw_name, "vpc_link": vpc_link(vpc_name), "fw_direction": "INGRESS",
-        "fw_source_ranges": json.dumps(["10.240.0.0/24", "10.200.0.0/16"]),
-        "fw_allowed": json.dumps([{"IPProtocol": "tcp"}, {"IPProtocol": "udp"}, {"IPProtocol": "icmp"}]),
-    })
+    return Deployer(
+        session,
+        "firewalls.iql",
+        {
+            "project": PROJECT,
+            "fw_name": fw_name,
+            "vpc_link": vpc_link(vpc_name),
+            "fw_direction": "INGRESS",
+            "fw_source_ranges": json.dumps(["10.240.0.0/24", "10.200.0.0/16"]),
+            "fw_allowed": json.dumps([{"IPProtocol": "tcp"}, {"IPProtocol": "udp"}, {"IPProtocol": "icmp"}]),
+        },
+    )
 
 
 def test_firewall_is_created_updated_exported_and_deleted_by_its_name(session, emulator):
@@ -179,8 +201,10 @@ def test_firewall_is_created_updated_exported_and_deleted_by_its_name(session, e
     assert fw.count("exists") == 1
     fw.props["fw_source_ranges"] = json.dumps(["10.240.0.0/24"])
     fw.run("update")
-    rows = session.execute(f"SELECT network, direction, sourceRanges, allowed FROM google.compute.firewalls "
-                           f"WHERE project = '{PROJECT}' AND firewall = 'k8s-dev-allow-internal-fw'").rows
+    rows = session.execute(
+        f"SELECT network, direction, sourceRanges, allowed FROM google.compute.firewalls "
+        f"WHERE project = '{PROJECT}' AND firewall = 'k8s-dev-allow-internal-fw'"
+    ).rows
     assert rows[0][:2] == (vpc_link("fw-vpc"), "INGRESS")
     assert json.loads(rows[0][2]) == ["10.240.0.0/24"]
     assert json.loads(rows[0][3]) == [{"IPProtocol": "tcp"}, {"IPProtocol": "udp"}, {"IPProtocol": "icmp"}]
@@ -203,8 +227,16 @@ def test_firewall_full_lifecycle_with_its_json_equal_statecheck(session):
 
 
 def bucket(session: Session, bucket_name: str) -> Deployer:
-    return Deployer(session, "bucket.iql", {"project": PROJECT, "bucket_name": bucket_name, "location": "US",
-                                            "labels": json.dumps({"provisioner": "stackql", "purpose": "e2e"})})
+    return Deployer(
+        session,
+        "bucket.iql",
+        {
+            "project": PROJECT,
+            "bucket_name": bucket_name,
+            "location": "US",
+            "labels": json.dumps({"provisioner": "stackql", "purpose": "e2e"}),
+        },
+    )
 
 
 def test_bucket_is_created_labelled_checked_exported_and_deleted(session, emulator):
@@ -236,11 +268,17 @@ def test_bucket_full_lifecycle_counts_zero_before_create_and_after_delete(sessio
 
 
 def service_account(session: Session, account_id: str, display_name: str) -> Deployer:
-    return Deployer(session, "service_account.iql", {
-        "project": PROJECT, "account_id": account_id, "sa_email": f"{account_id}@{PROJECT}.iam.gserviceaccount.com",
-        "display_name": display_name,
-        "service_account": json.dumps({"displayName": display_name, "description": "k8s nodes"}),
-    })
+    return Deployer(
+        session,
+        "service_account.iql",
+        {
+            "project": PROJECT,
+            "account_id": account_id,
+            "sa_email": f"{account_id}@{PROJECT}.iam.gserviceaccount.com",
+            "display_name": display_name,
+            "service_account": json.dumps({"displayName": display_name, "description": "k8s nodes"}),
+        },
+    )
 
 
 def run_service_account_lifecycle(session: Session) -> None:
@@ -285,11 +323,17 @@ def test_service_account_lifecycle_runs_against_an_iam_v1_registry(iam_v1_regist
         with sess:
             run_service_account_lifecycle(sess)
             created = [r for r in emu.requests if r["method"] == "POST" and r["path"] != "/token"][0]
-            assert created["body"] == {"accountId": "k8s-dev-nodes",
-                                       "serviceAccount": {"displayName": "k8s dev nodes", "description": "k8s nodes"}}
-            seeded = sess.execute("SELECT email FROM google.iam.service_accounts WHERE projectsId = 'demo-project'")
-            assert [r[0] for r in seeded.rows][:2] == ["service-account-1@demo-project.iam.gserviceaccount.com",
-                                                       "service-account-2@demo-project.iam.gserviceaccount.com"]
+            assert created["body"] == {
+                "accountId": "k8s-dev-nodes",
+                "serviceAccount": {"displayName": "k8s dev nodes", "description": "k8s nodes"},
+            }
+            seeded = sess.execute(
+                "SELECT email FROM google.iam.service_accounts WHERE projectsId = 'demo-project'"
+            )
+            assert [r[0] for r in seeded.rows][:2] == [
+                "service-account-1@demo-project.iam.gserviceaccount.com",
+                "service-account-2@demo-project.iam.gserviceaccount.com",
+            ]
 
 
 def test_service_account_lifecycle_runs_with_the_built_in_registry(session):
@@ -300,21 +344,27 @@ def test_service_account_lifecycle_runs_with_the_built_in_registry(session):
 
 
 def test_compute_insert_with_await_polls_the_operation_self_link_until_done(session, emulator):
-    result = session.execute(f"INSERT /*+ AWAIT */ INTO google.compute.networks (project, data__name) "
-                             f"SELECT '{PROJECT}', 'awaited-vpc'")
+    result = session.execute(
+        f"INSERT /*+ AWAIT */ INTO google.compute.networks (project, data__name) "
+        f"SELECT '{PROJECT}', 'awaited-vpc'"
+    )
     assert "finished" in result.message
     polls = api_calls(emulator, "GET", f"/projects/{PROJECT}/global/operations/")
     assert len(polls) == 2, "the emulator finishes an operation on its second read"
-    deleted = session.execute(f"DELETE FROM google.compute.networks WHERE project = '{PROJECT}' "
-                              "AND network = 'awaited-vpc'")
+    deleted = session.execute(
+        f"DELETE FROM google.compute.networks WHERE project = '{PROJECT}' AND network = 'awaited-vpc'"
+    )
     assert "started (add /*+ AWAIT */ to wait)" in deleted.message
 
 
 def test_compute_insert_answers_a_compute_operation(emulator, access_token):
     import httpx
 
-    reply = httpx.post(f"{emulator.url}/compute/v1/projects/{PROJECT}/zones/us-central1-a/disks",
-                       json={"name": "op-disk", "sizeGb": "10"}, headers={"Authorization": f"Bearer {access_token}"})
+    reply = httpx.post(
+        f"{emulator.url}/compute/v1/projects/{PROJECT}/zones/us-central1-a/disks",
+        json={"name": "op-disk", "sizeGb": "10"},
+        headers={"Authorization": f"Bearer {access_token}"},
+    )
     op = reply.json()
     assert op["kind"] == "compute#operation"
     assert op["operationType"] == "insert" and op["status"] == "PENDING"
@@ -322,6 +372,8 @@ def test_compute_insert_answers_a_compute_operation(emulator, access_token):
     assert op["zone"].endswith("/zones/us-central1-a")
     path = op["selfLink"].removeprefix("https://compute.googleapis.com")
     assert path == f"/compute/v1/projects/{PROJECT}/zones/us-central1-a/operations/{op['name']}"
-    statuses = [httpx.get(emulator.url + path, headers={"Authorization": f"Bearer {access_token}"}).json()["status"]
-                for _ in range(2)]
+    statuses = [
+        httpx.get(emulator.url + path, headers={"Authorization": f"Bearer {access_token}"}).json()["status"]
+        for _ in range(2)
+    ]
     assert statuses == ["RUNNING", "DONE"]

@@ -64,14 +64,21 @@ def test_resource_has_stackqls_methods_parameters_and_verb_order(registry, servi
         assert [m.name for m in res.methods_for(verb.upper())][: len(order)] == order, verb
 
 
-@pytest.mark.parametrize(("service", "version"), [("iam", "v1"), ("dns", "v1"), ("iamv2", "v2"), ("bigquery", "v2")])
+@pytest.mark.parametrize(
+    ("service", "version"), [("iam", "v1"), ("dns", "v1"), ("iamv2", "v2"), ("bigquery", "v2")]
+)
 def test_services_are_the_api_versions_stackql_serves(registry, service, version):
     assert registry.service("google", service).version == version == NAMES[service]["version"]
 
 
 def test_iam_v1_has_roles_service_accounts_keys_and_workload_identity_pools(registry):
     resources = registry.service("google", "iam").resources
-    assert {"roles", "service_accounts", "service_account_keys", "workload_identity_pools"} <= resources.keys()
+    assert {
+        "roles",
+        "service_accounts",
+        "service_account_keys",
+        "workload_identity_pools",
+    } <= resources.keys()
     assert registry.resource("google", "iam", "roles").methods["list"].path == "v1/roles"
 
 
@@ -80,9 +87,20 @@ def test_bigquery_parameters_are_projectId_datasetId_tableId(registry):
     assert [p.name for p in get.path_params] == ["projectId", "datasetId", "tableId"]
 
 
-COMPUTE = ["instances", "xpn_hosts", "xpn_resources", "instances_screenshot", "instances_serial_port_output",
-           "operations", "backend_services_aggregated", "forwarding_rules_aggregated", "instances_access_config",
-           "networks_peering", "commitments", "router_nat_ip_info"]
+COMPUTE = [
+    "instances",
+    "xpn_hosts",
+    "xpn_resources",
+    "instances_screenshot",
+    "instances_serial_port_output",
+    "operations",
+    "backend_services_aggregated",
+    "forwarding_rules_aggregated",
+    "instances_access_config",
+    "networks_peering",
+    "commitments",
+    "router_nat_ip_info",
+]
 
 
 def test_compute_resources_have_stackqls_names(registry):
@@ -98,7 +116,10 @@ def test_compute_global_and_regional_collections_are_one_resource_tried_most_spe
     addresses = registry.resource("google", "compute", "addresses")
     assert [m.name for m in addresses.methods_for("INSERT")] == ["insert", "global_addresses_insert"]
     assert addresses.first_fit("INSERT", {"project"}).path == "projects/{project}/global/addresses"
-    assert addresses.first_fit("INSERT", {"project", "region"}).path == "projects/{project}/regions/{region}/addresses"
+    assert (
+        addresses.first_fit("INSERT", {"project", "region"}).path
+        == "projects/{project}/regions/{region}/addresses"
+    )
 
 
 def test_older_method_spellings_find_stackqls_methods(registry):
@@ -123,18 +144,25 @@ def test_most_of_stackqls_registry_is_in_skyqls_under_the_same_names(capsys):
     exact = result["same_methods"] / result["resources"]
     methods = result["same_method"] / result["methods"]
     with capsys.disabled():
-        print(f"\nStackQL agreement: {by_name:.1%} of {result['resources']} resources by name, {exact:.1%} with "
-              f"every method, parameter and verb order; {methods:.1%} of {result['methods']} methods")
+        print(
+            f"\nStackQL agreement: {by_name:.1%} of {result['resources']} resources by name, {exact:.1%} with "
+            f"every method, parameter and verb order; {methods:.1%} of {result['methods']} methods"
+        )
     # What is left are methods Google's discovery documents no longer have (docs/providers.md says which).
     assert by_name >= 0.97 and exact >= 0.97 and methods >= 0.998
     doc = (Path(__file__).resolve().parents[1] / "docs" / "providers.md").read_text()
-    for count, share in ((result["same_name"], by_name), (result["same_methods"], exact),
-                         (result["same_method"], methods)):
+    for count, share in (
+        (result["same_name"], by_name),
+        (result["same_methods"], exact),
+        (result["same_method"], methods),
+    ):
         assert f"| {count} ({share:.1%}) |" in doc, "docs/providers.md quotes other figures: update it"
 
 
 def test_names_file_is_the_shared_reference():
-    shared = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "stackql-google-names.json.gz"
+    shared = (
+        Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "stackql-google-names.json.gz"
+    )
     if not shared.exists():
         pytest.skip("../shared is not beside this checkout")
     assert load_names(shared) == NAMES
@@ -143,16 +171,38 @@ def test_names_file_is_the_shared_reference():
 @pytest.mark.parametrize(
     ("path", "flat", "service", "derived"),
     [
-        ("projects/{project}/zones/{zone}/instances", None, "compute", "projects/{project}/zones/{zone}/instances"),
-        ("projects/{+projectId}/datasets", "projects/{projectsId}/datasets", "bigquery", "projects/{projectId}/datasets"),
+        (
+            "projects/{project}/zones/{zone}/instances",
+            None,
+            "compute",
+            "projects/{project}/zones/{zone}/instances",
+        ),
+        (
+            "projects/{+projectId}/datasets",
+            "projects/{projectsId}/datasets",
+            "bigquery",
+            "projects/{projectId}/datasets",
+        ),
         ("v1/{+parent}/jobs", "v1/projects/{projectsId}/jobs", "ml", "v1/projects/{projectsId}/jobs"),
         ("v1/{+parent}/assets", "v1/{v1Id}/{v1Id1}/assets", "cloudasset", "v1/{parentType}/{parent}/assets"),
-        ("v2/{+parent}/buckets", "v2/{v2Id}/{v2Id1}/locations/{locationsId}/buckets", "logging",
-         "v2/{parentType}/{parent}/buckets"),
+        (
+            "v2/{+parent}/buckets",
+            "v2/{v2Id}/{v2Id1}/locations/{locationsId}/buckets",
+            "logging",
+            "v2/{parentType}/{parent}/buckets",
+        ),
         ("v2/{+sinkName}", "v2/{v2Id}/{v2Id1}/sinks/{sinksId}", "logging", "v2/{sinkName}"),
         ("v1/{+name}:iapSettings", "v1/{v1Id}:iapSettings", "iap", "v1/{v1Id}:iapSettings"),
     ],
-    ids=["no-flatPath", "bigquery", "flatPath", "parent-pair", "parent-pair-spanning", "whole-name", "one-generic"],
+    ids=[
+        "no-flatPath",
+        "bigquery",
+        "flatPath",
+        "parent-pair",
+        "parent-pair-spanning",
+        "whole-name",
+        "one-generic",
+    ],
 )
 def test_parameter_names_follow_the_rules_derived_from_stackqls_file(path, flat, service, derived):
     method = {"path": path, **({"flatPath": flat} if flat else {})}

@@ -240,13 +240,13 @@ def test_the_docs_firewall_example_with_a_jsonnet_iqldata_file(tmp_path: Path):
     assert (
         "SELECT\n'stackql-demo',\n'myapp-allow-internal-fw',\n"
         f"'{network}',\n'INGRESS',\n"
-        "'[\"10.240.0.0/24\",\"10.200.0.0/16\"]',\n"
-        "'[{\"IPProtocol\":\"tcp\"},{\"IPProtocol\":\"udp\"},{\"IPProtocol\":\"icmp\"}]';"
+        '\'["10.240.0.0/24","10.200.0.0/16"]\',\n'
+        '\'[{"IPProtocol":"tcp"},{"IPProtocol":"udp"},{"IPProtocol":"icmp"}]\';'
     ) in rendered
     assert (
         "'[\"0.0.0.0/0\"]',\n"
-        "'[{\"IPProtocol\":\"tcp\",\"ports\":[\"22\"]},{\"IPProtocol\":\"tcp\",\"ports\":[\"6443\"]},"
-        "{\"IPProtocol\":\"icmp\"}]';"
+        '\'[{"IPProtocol":"tcp","ports":["22"]},{"IPProtocol":"tcp","ports":["6443"]},'
+        '{"IPProtocol":"icmp"}]\';'
     ) in rendered
 
 
@@ -280,10 +280,11 @@ def test_stackql_deploy_jinja_filters_render_as_there():
         "AND data__scheduling = '{{ scheduling | tojson }}'"
     )
     rendered = render_script(
-        template, {"num_instances": "2", "instance_name_prefix": "controller", "scheduling": {"b": 1, "a": "x"}}
+        template,
+        {"num_instances": "2", "instance_name_prefix": "controller", "scheduling": {"b": 1, "a": "x"}},
     ).text
     assert rendered == (
         "SELECT CASE WHEN COUNT(*) = 2 THEN 1 ELSE 0 END AS count\n"
         "FROM google.compute.instances WHERE instance IN ('controller-1', 'controller-2')\n"
-        "AND data__scheduling = '{\"a\": \"x\", \"b\": 1}'"
+        'AND data__scheduling = \'{"a": "x", "b": 1}\''
     )

@@ -19,13 +19,30 @@ QUERY = "SELECT jobId FROM google.ml.jobs WHERE projectsId = 'demo-project' LIMI
 
 
 def run(
-    emulator: Emulator, key_file: Path, cache: Path, *extra: str, env: dict[str, str] | None = None,
+    emulator: Emulator,
+    key_file: Path,
+    cache: Path,
+    *extra: str,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SKYQL_TOKEN_CACHE": "on", "SKYQL_CACHE_DIR": str(cache), **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "skyql.cli.main", "exec", "--auth", json.dumps(auth_for(key_file)),
-         "--endpoint", f"google={emulator.url}", *extra, QUERY],
-        capture_output=True, text=True, env=env, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "skyql.cli.main",
+            "exec",
+            "--auth",
+            json.dumps(auth_for(key_file)),
+            "--endpoint",
+            f"google={emulator.url}",
+            *extra,
+            QUERY,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
 
 

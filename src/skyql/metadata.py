@@ -83,7 +83,12 @@ def describe_method(s: st.DescribeMethod, registry: Registry) -> Result:
         row = (p.name, p.type, p.location, shape)
         rows.append(row + ((p.description,) if s.extended else ()))
     for name, prop, required in body_fields(res, method):
-        row = (f"data__{name}", type_word(res.service.resolve(prop)), "body", "required" if required else "optional")
+        row = (
+            f"data__{name}",
+            type_word(res.service.resolve(prop)),
+            "body",
+            "required" if required else "optional",
+        )
         rows.append(row + ((prop.get("description", ""),) if s.extended else ()))
     return Result.of_strings(cols, rows)
 

@@ -47,16 +47,22 @@ class _NeedsReads(Exception):  # noqa: N818 - control flow inside --dryrun, neve
 def run_mutation(session: Session, statement: st.Mutation | st.Exec, params: Sequence[Any] | None) -> Result:
     """Plan and run INSERT/UPDATE/REPLACE/DELETE/EXEC; the result holds RETURNING rows or EXEC's response."""
     if isinstance(statement, st.Exec):
-        plan = plan_exec(statement.method, statement.params, statement.body, session.registry, statement.hints)
+        plan = plan_exec(
+            statement.method, statement.params, statement.body, session.registry, statement.hints
+        )
     else:
         expression = bind_params(statement.expression.copy(), params) if params else statement.expression
         try:
-            plan = plan_mutation(statement.kind, expression, session.registry, _evaluator(session),
-                                 statement.hints)
+            plan = plan_mutation(
+                statement.kind, expression, session.registry, _evaluator(session), statement.hints
+            )
         except _NeedsReads as needs:
             return _dryrun_reads(session, statement, needs.reads)
-    result = _dryrun(session, plan) if session.options.dryrun else _result(
-        session, plan, session.run_async(_send_all(session, plan)))
+    result = (
+        _dryrun(session, plan)
+        if session.options.dryrun
+        else _result(session, plan, session.run_async(_send_all(session, plan)))
+    )
     result.warnings.extend(plan.notices)
     return result
 
@@ -102,8 +108,9 @@ async def _send(session: Session, fetcher: Fetcher, plan: MutationPlan, call: Ca
             return outcome
         response = await fetcher.call(request)
         if plan.await_operations and method.returns_operation:
-            response = await fetcher.wait_operation(response, plan.resource.service, resource=plan.resource.id,
-                                                    params=call.params)
+            response = await fetcher.wait_operation(
+                response, plan.resource.service, resource=plan.resource.id, params=call.params
+            )
         return Outcome(call, [response])
     except SkyqlError as err:
         return Outcome(call, error=err)
@@ -153,7 +160,8 @@ def _message(plan: MutationPlan, done: list[Outcome]) -> str:
     operations = ""
     if plan.method.returns_operation and names:
         operations = f"operation{'s' * (len(names) != 1)} {_names(names)} " + (
-            "finished" if plan.await_operations else "started (add /*+ AWAIT */ to wait)")
+            "finished" if plan.await_operations else "started (add /*+ AWAIT */ to wait)"
+        )
     if plan.kind == "EXEC":
         pages = sum(len(o.responses) for o in done)
         if operations:
@@ -215,7 +223,9 @@ def _rows_of(session: Session, plan: MutationPlan, done: list[Outcome]) -> Resul
         session.engine.drop(key)
 
 
-def _responses(plan: MutationPlan, done: list[Outcome]) -> tuple[list[Column], list[tuple[Call, Any]], str | None]:
+def _responses(
+    plan: MutationPlan, done: list[Outcome]
+) -> tuple[list[Column], list[tuple[Call, Any]], str | None]:
     """The answers to show as rows: (their columns, (call, response) pairs, the key of the rows in each)."""
     method = plan.method
     object_key = None if method.raw else method.object_key
@@ -237,8 +247,11 @@ def _load(session: Session, plan: MutationPlan, done: list[Outcome], key: str) -
         bodies = [(call, r) for call, r in bodies if _has_rows(r, object_key)]
     # RETURNING may name the parameters (jobsId, ...); EXEC shows what the API answered, nothing else.
     names = {c.name for c in columns}
-    params = [] if plan.kind == "EXEC" else [p for p in dict.fromkeys(k for o in done for k in o.call.params)
-                                            if p not in names]
+    params = (
+        []
+        if plan.kind == "EXEC"
+        else [p for p in dict.fromkeys(k for o in done for k in o.call.params) if p not in names]
+    )
     engine = session.engine
     engine.create_table(key, columns, params)
     for call, response in bodies:

@@ -47,7 +47,9 @@ class Options:
     max_response_mb: float = 128.0  # largest answer read, decompressed (a gzip bomb stops here)
 
 
-def build_options(auth: Any = None, endpoints: Any = None, *, emulator: bool = False, **settings: Any) -> Options:
+def build_options(
+    auth: Any = None, endpoints: Any = None, *, emulator: bool = False, **settings: Any
+) -> Options:
     """Options from what a user gave (the CLI's flags, connect()'s keywords), then the environment.
 
     `auth` is StackQL's auth JSON as text or a mapping; `endpoints` maps providers to URLs. Unset, they
@@ -92,8 +94,9 @@ def options_from_env(options: Options, env: os._Environ | dict = os.environ) -> 
 class Session:
     """Holds the registry, credentials, the DuckDB engine and options; runs statements."""
 
-    def __init__(self, options: Options | None = None, *, registry: Registry | None = None,
-                 emulator: bool = False) -> None:
+    def __init__(
+        self, options: Options | None = None, *, registry: Registry | None = None, emulator: bool = False
+    ) -> None:
         self.options = options or Options()
         self.registry = registry or Registry()
         self._engine: Engine | None = None
@@ -274,8 +277,10 @@ class Session:
                     result = self.engine.query(plan.local_sql)
             except SqlError as err:
                 if self._cancelled:
-                    raise ApiError("cancelled: the statement was stopped while DuckDB ran its local SQL",
-                                   status="CANCELLED") from None
+                    raise ApiError(
+                        "cancelled: the statement was stopped while DuckDB ran its local SQL",
+                        status="CANCELLED",
+                    ) from None
                 raise _unknown_column(plan, err) from None
             result.warnings.extend(self._warnings)
             return result
@@ -345,8 +350,10 @@ class Session:
             raise
         except asyncio.CancelledError:
             if self._cancelled:
-                raise ApiError("cancelled: the statement was stopped and its requests in flight abandoned",
-                               status="CANCELLED") from None
+                raise ApiError(
+                    "cancelled: the statement was stopped and its requests in flight abandoned",
+                    status="CANCELLED",
+                ) from None
             raise
         except ExceptionGroup as group:
             # TaskGroup wraps errors; show the user the first skyql error, not the group.
@@ -452,7 +459,9 @@ class Session:
             ) as pages:
                 async for page in pages:
                     body = aggregated_rows(page.body, scoped) if scoped else page.body
-                    engine.load_page(fetch.key, body, key, page.partition, status=page.status, number=page.number)
+                    engine.load_page(
+                        fetch.key, body, key, page.partition, status=page.status, number=page.number
+                    )
                     if self.progress is not None:
                         self.progress("page", resource=fetch.resource.id, number=page.number)
             engine.flush(fetch.key)
@@ -487,8 +496,10 @@ class Session:
                     line = line.replace(mark, "{" + join.param + "}")
                 if fetch.joins:
                     line += "  -- one per " + ", ".join(
-                        f"{j.param} = distinct {j.source}.{j.column}" + (f" where {j.where}" if j.where else "")
-                        for j in fetch.joins)
+                        f"{j.param} = distinct {j.source}.{j.column}"
+                        + (f" where {j.where}" if j.where else "")
+                        for j in fetch.joins
+                    )
                 rows.append((fetch.resource.id, fetch.method.name, line))
         return Result.of_strings(["resource", "method", "request"], rows)
 
@@ -509,8 +520,13 @@ def _unreadable(fetch: Fetch, error: ApiError) -> ApiError:
         return error
     label = ", ".join(f"{k}={v!r}" for k, v in error.params.items())
     where = f"{fetch.resource.id} ({label})" if label else fetch.resource.id
-    return ApiError(f"{where}: {error}", http_status=error.http_status, status=error.status,
-                    resource=fetch.resource.id, params=error.params)
+    return ApiError(
+        f"{where}: {error}",
+        http_status=error.http_status,
+        status=error.status,
+        resource=fetch.resource.id,
+        params=error.params,
+    )
 
 
 def _read_columns(fetch: Fetch) -> list[str] | None:
@@ -518,8 +534,11 @@ def _read_columns(fetch: Fetch) -> list[str] | None:
     parameters the statement reads from (see Session._fill_ids)."""
     if fetch.columns is None:
         return None
-    derived = [src[1] if src[0] == "column" else "name" for param, src in fetch.resource.id_sources().items()
-               if fetch.reads_param(param)]
+    derived = [
+        src[1] if src[0] == "column" else "name"
+        for param, src in fetch.resource.id_sources().items()
+        if fetch.reads_param(param)
+    ]
     return list(dict.fromkeys([*fetch.columns, *derived]))
 
 
@@ -535,7 +554,9 @@ def _unknown_column(plan: Plan, error: SqlError) -> SqlError:
     names: dict[str, list[str]] = {}
     for fetch in plan.fetches:
         resource = fetch.resource
-        names.setdefault(resource.id, [*(c.name for c in resource.columns(fetch.method)), *resource.param_names])
+        names.setdefault(
+            resource.id, [*(c.name for c in resource.columns(fetch.method)), *resource.param_names]
+        )
     if any(name.lower() == n.lower() for known in names.values() for n in known):
         return error  # a real column a CTE or subquery did not pass on: DuckDB's message is the right one
     ids = list(names)
@@ -545,19 +566,29 @@ def _unknown_column(plan: Plan, error: SqlError) -> SqlError:
     paged = [(rid, fields[name.lower()], fields) for rid, fields in pages.items() if name.lower() in fields]
     if paged:
         rid, field, fields = paged[0]
-        return SqlError(f"{field} is a field of the response pages of {rid}, not of its rows: a SELECT that reads "
-                        f"only fields of the pages ({', '.join(sorted(fields.values()))}) and parameters gets one "
-                        "row per page; read it in a SELECT of its own")
-    query = [p.name for f in plan.fetches for m in f.resource.methods_for("SELECT") for p in m.query_params
-             if p.name.lower() == name.lower()]
+        return SqlError(
+            f"{field} is a field of the response pages of {rid}, not of its rows: a SELECT that reads "
+            f"only fields of the pages ({', '.join(sorted(fields.values()))}) and parameters gets one "
+            "row per page; read it in a SELECT of its own"
+        )
+    query = [
+        p.name
+        for f in plan.fetches
+        for m in f.resource.methods_for("SELECT")
+        for p in m.query_params
+        if p.name.lower() == name.lower()
+    ]
     if query:
         # A query parameter is a column only where WHERE gives it with = or IN: that value is what is sent.
-        return SqlError(f"{query[0]} is a query parameter of {ids[0]}, a column only when WHERE gives it with = or IN"
-                        f" (e.g. AND {query[0]} = '...', sent to the API); it cannot be read or compared otherwise")
+        return SqlError(
+            f"{query[0]} is a query parameter of {ids[0]}, a column only when WHERE gives it with = or IN"
+            f" (e.g. AND {query[0]} = '...', sent to the API); it cannot be read or compared otherwise"
+        )
     where = f"{ids[0]} has no" if len(ids) == 1 else f"none of {', '.join(ids)} has a"
     hint = did_you_mean(name, [n for known in names.values() for n in known])
-    return SqlError(f"unknown column {name}: {where} column or parameter of that name{hint};"
-                    f" DESCRIBE {ids[0]} lists them")
+    return SqlError(
+        f"unknown column {name}: {where} column or parameter of that name{hint}; DESCRIBE {ids[0]} lists them"
+    )
 
 
 def _partial_warning(error: SkyqlError) -> str:
@@ -624,7 +655,7 @@ def parse_auth(text: str | None) -> dict | None:
             '"credentialsfilepath": "key.json"}}'
         ) from None
     if not isinstance(value, dict):
-        raise ConfigError("the auth value must be a JSON object keyed by provider, e.g. {\"google\": {...}}")
+        raise ConfigError('the auth value must be a JSON object keyed by provider, e.g. {"google": {...}}')
     return value
 
 

@@ -20,22 +20,36 @@ CORPUS = Path(__file__).with_name("corpus.yaml")
 # Why a statement failed, from the message a user sees; first match wins. The classes follow issue 14's sections.
 CAUSES: list[tuple[str, str]] = [
     ("tmpl", r"template (?:syntax|error|value|variable)|No filter named|<<<"),
-    ("sqlite", r"Scalar Function with name|Parser Error|Binder Error|Could not choose a best candidate|format specifier|"
-               r"datetime\(\) modifier|TimeZone|Malformed JSON|unknown column [^:]*[ <>=]|json_equal"),
-    ("sem", r"HTTP 404|unknown column (?:pageToken|pageSize|maxResults|filter|orderBy)\b|output only|"
-            r"SHOW METHODS FROM|unknown hint"),
+    (
+        "sqlite",
+        r"Scalar Function with name|Parser Error|Binder Error|Could not choose a best candidate|format specifier|"
+        r"datetime\(\) modifier|TimeZone|Malformed JSON|unknown column [^:]*[ <>=]|json_equal",
+    ),
+    (
+        "sem",
+        r"HTTP 404|unknown column (?:pageToken|pageSize|maxResults|filter|orderBy)\b|output only|"
+        r"SHOW METHODS FROM|unknown hint",
+    ),
     ("emu", r"pagination did not end|HTTP (?:400|409|412|500|501)"),
-    ("names", r"unknown resource|has no method|has no parameter|needs [\w, ]+ in WHERE|has no column|"
-              r"may only pin parameters|cannot be read with SELECT|has no (?:REPLACE|DELETE|UPDATE|INSERT) method|"
-              r"is read with|unknown column|takes one of"),
+    (
+        "names",
+        r"unknown resource|has no method|has no parameter|needs [\w, ]+ in WHERE|has no column|"
+        r"may only pin parameters|cannot be read with SELECT|has no (?:REPLACE|DELETE|UPDATE|INSERT) method|"
+        r"is read with|unknown column|takes one of",
+    ),
     ("parse", r"syntax|Invalid expression|Expected|Required keyword"),
 ]
 
 
 def classify(message: str, kind: str = "") -> str:
     if "pagination did not end" in message and "pageToken=" in message:
-        return "sem"  # the WHERE's pageToken is sent again with every page: StackQL's query-parameter semantics
-    if kind in ("deploy-update", "deploy-delete", "deploy-statecheck", "deploy-exports") and "HTTP 404" in message:
+        return (
+            "sem"  # the WHERE's pageToken is sent again with every page: StackQL's query-parameter semantics
+        )
+    if (
+        kind in ("deploy-update", "deploy-delete", "deploy-statecheck", "deploy-exports")
+        and "HTTP 404" in message
+    ):
         return "emu"  # the stack's own create made it: the emulator keyed it by a number, not its name
     for cause, pattern in CAUSES:
         if re.search(pattern, message):
@@ -91,7 +105,9 @@ class Report:
         for what, attr in (("plan", "plan_error"), ("run", "run_error")):
             failed = [o for o in counted if getattr(o, attr)]
             causes = Counter(classify(getattr(o, attr), o.kind) for o in failed)
-            lines.append(f"\n{what} failures by cause: " + ", ".join(f"{c} {n}" for c, n in causes.most_common()))
+            lines.append(
+                f"\n{what} failures by cause: " + ", ".join(f"{c} {n}" for c, n in causes.most_common())
+            )
             for cause, _ in causes.most_common():
                 lines.append(f"  [{cause}]")
                 for o in failed:
@@ -121,7 +137,9 @@ def substitute(value: Any, rules: dict[str, Any]) -> Any:
     if not isinstance(value, str):
         return value
     pairs = [(p, rules["project_to"]) for p in rules["projects"]]
-    pairs += list(rules["zones"].items()) + list(rules["regions"].items())  # zones first: they contain regions
+    pairs += list(rules["zones"].items()) + list(
+        rules["regions"].items()
+    )  # zones first: they contain regions
     for old, new in pairs:
         value = value.replace(f"'{old}'", f"'{new}'").replace(f"/{old}/", f"/{new}/")
         value = re.sub(rf"'(projects|zones|regions)/{re.escape(old)}(['/])", rf"'\1/{new}\2", value)
@@ -157,8 +175,9 @@ def ensure_items(session: Any, planner: Any, sql: str, variables: dict[str, Any]
             provider, service_name, resource_name = resource_id.split(".", 2)
             service = planner.registry.service(provider, service_name)
             url = request.split(" ", 2)[1].split("?", 1)[0]
-            found = _item_segments(service.resources[resource_name], service.service_path,
-                                   url.removeprefix(base).split("/"))
+            found = _item_segments(
+                service.resources[resource_name], service.service_path, url.removeprefix(base).split("/")
+            )
             if found is None:
                 continue  # no item to stand on (a create, a list-like call)
             segments, lead = found
@@ -185,7 +204,9 @@ def _item_segments(resource: Any, service_path: str, segments: list[str]) -> tup
     A resource may have several gets (StackQL merges compute's zonal and regional disks, logging's sinks of
     each parent), each named as StackQL names it (`region_disks_get`, `projects_sinks_get`): the one whose
     literal segments the URL has is the one that reads this item."""
-    gets = [m for m in resource.methods.values() if m.http_method == "GET" and m.discovery_id.endswith(".get")]
+    gets = [
+        m for m in resource.methods.values() if m.http_method == "GET" and m.discovery_id.endswith(".get")
+    ]
     for get in sorted(gets, key=lambda m: -len(m.path.split("/"))):
         template = (service_path + get.path).split(":", 1)[0].split("/")
         if len(segments) >= len(template) and all(
@@ -207,7 +228,9 @@ def _holds(session: Any, url: str, method: str = "GET") -> bool:
     credentials = session.credentials
     if not credentials.valid:
         credentials.refresh(Request())
-    request = urllib.request.Request(url, method=method, headers={"Authorization": f"Bearer {credentials.token}"})
+    request = urllib.request.Request(
+        url, method=method, headers={"Authorization": f"Bearer {credentials.token}"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=30):  # noqa: S310 - the emulator on loopback
             return True
@@ -278,8 +301,11 @@ def run(path: Path = CORPUS, only: set[str] | None = None) -> Report:
         for entry, outcome in zip(entries, report.outcomes, strict=True):
             sql = substitute(host_render(entry["sql"], entry.get("host_vars")), rules)
             variables = substitute(entry.get("vars") or {}, rules)
-            added = ensure_items(session, at_emulator, sql, variables) \
-                if entry["kind"].split("-")[0] in _ON_AN_ITEM else []
+            added = (
+                ensure_items(session, at_emulator, sql, variables)
+                if entry["kind"].split("-")[0] in _ON_AN_ITEM
+                else []
+            )
             outcome.fixtures = [what for what, _ in added]
             outcome.run_error = _run_one(session, sql, variables)
             for _, url in added:

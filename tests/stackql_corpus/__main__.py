@@ -15,8 +15,15 @@ if __name__ == "__main__":
     report = run(only=set(args.ids) or None)
     print(report.summary())
     if args.json:
-        rows = [dict(dataclasses.asdict(o), planned=o.planned, ran=o.ran,
-                     plan_cause=o.plan_error and classify(o.plan_error, o.kind),
-                     run_cause=o.run_error and classify(o.run_error, o.kind)) for o in report.outcomes]
+        rows = [
+            dict(
+                dataclasses.asdict(o),
+                planned=o.planned,
+                ran=o.ran,
+                plan_cause=o.plan_error and classify(o.plan_error, o.kind),
+                run_cause=o.run_error and classify(o.run_error, o.kind),
+            )
+            for o in report.outcomes
+        ]
         with open(args.json, "w", encoding="utf-8") as out:
             json.dump(rows, out, indent=1)

@@ -15,13 +15,25 @@ from skyql.terminal import printable
 _SECRETS = (
     (re.compile(r"(?i)(bearer\s+)[^\s\"',;]+"), r"\1[redacted]"),
     (re.compile(r"ya29\.[\w.~+/=-]+"), "[redacted]"),  # Google OAuth access tokens
-    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.DOTALL),
-     "[redacted private key]"),
-    (re.compile(r'(?i)("?(?:private_key|access_token|refresh_token|id_token|client_secret|assertion)"?'
-                r'\s*[:=]\s*"?)(?!\[redacted)[^"\s,&}]+'), r"\1[redacted]"),
+    (
+        re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.DOTALL),
+        "[redacted private key]",
+    ),
+    (
+        re.compile(
+            r'(?i)("?(?:private_key|access_token|refresh_token|id_token|client_secret|assertion)"?'
+            r'\s*[:=]\s*"?)(?!\[redacted)[^"\s,&}]+'
+        ),
+        r"\1[redacted]",
+    ),
     # A request body a server echoed back: {"rootPassword": "...", "clientSecret": "..."} (see fetch/secrets.py).
-    (re.compile(r'(?i)("[\w-]*(?:password|passwd|passphrase|secret|private_?key|api_?key)[\w-]*"\s*:\s*")'
-                r'(?!\[redacted)(?:[^"\\]|\\.)*"'), r'\1[redacted]"'),
+    (
+        re.compile(
+            r'(?i)("[\w-]*(?:password|passwd|passphrase|secret|private_?key|api_?key)[\w-]*"\s*:\s*")'
+            r'(?!\[redacted)(?:[^"\\]|\\.)*"'
+        ),
+        r'\1[redacted]"',
+    ),
 )
 FORMAT = "%(asctime)s %(name)s %(levelname)s: %(message)s"
 

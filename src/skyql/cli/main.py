@@ -25,7 +25,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _delimiter(text: str) -> str:
     """A csv delimiter: one character that cannot be confused with a quote or a line break."""
-    if len(text) != 1 or text in "\"\r\n":
+    if len(text) != 1 or text in '"\r\n':
         raise argparse.ArgumentTypeError(f"{text!r} is not a delimiter: give one character such as , ; or |")
     return text
 
@@ -52,33 +52,73 @@ def _endpoint(text: str) -> str:
 
 def _connection_flags(p: argparse.ArgumentParser) -> None:
     """Flags shared by `exec` and `shell`: where and how to reach the APIs."""
-    p.add_argument("--auth", help='auth JSON, e.g. {"google": {"type": "service_account", '
-                   '"credentialsfilepath": "key.json"}} (env SKYQL_AUTH)')
-    p.add_argument("--endpoint", action="append", default=[], metavar="PROVIDER=URL", type=_endpoint,
-                   help="send a provider's requests to URL, e.g. google=http://127.0.0.1:8089 "
-                   "(env SKYQL_ENDPOINT_GOOGLE)")
-    p.add_argument("--emulator", action="store_true",
-                   help="start the local Google API emulator in-process and query it")
+    p.add_argument(
+        "--auth",
+        help='auth JSON, e.g. {"google": {"type": "service_account", '
+        '"credentialsfilepath": "key.json"}} (env SKYQL_AUTH)',
+    )
+    p.add_argument(
+        "--endpoint",
+        action="append",
+        default=[],
+        metavar="PROVIDER=URL",
+        type=_endpoint,
+        help="send a provider's requests to URL, e.g. google=http://127.0.0.1:8089 "
+        "(env SKYQL_ENDPOINT_GOOGLE)",
+    )
+    p.add_argument(
+        "--emulator", action="store_true", help="start the local Google API emulator in-process and query it"
+    )
     p.add_argument("--concurrency", type=int, default=16, metavar="N", help="requests in flight (default 16)")
     p.add_argument("--retries", type=int, default=5, metavar="N", help="retries per request (default 5)")
-    p.add_argument("--timeout", type=_seconds, default=600.0, metavar="SECONDS",
-                   help="deadline per statement (default 600)")
+    p.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=600.0,
+        metavar="SECONDS",
+        help="deadline per statement (default 600)",
+    )
     p.add_argument("--page-size", type=int, metavar="N", help="pageSize to ask list methods for")
     p.add_argument("--no-pushdown", action="store_true", help="do not send Google's `fields` parameter")
-    p.add_argument("--insecure", action="store_true",
-                   help="allow sending credentials over plain http to a non-loopback host")
-    p.add_argument("--allow-partial", action="store_true",
-                   help="return the rows of the partitions that succeeded, with a warning, when others fail")
-    p.add_argument("--safe", action="store_true",
-                   help="turn off DuckDB's access to local files and extensions, jsonnet imports and REGISTRY PULL")
-    p.add_argument("--max-response-mb", type=float, default=128.0, metavar="MB",
-                   help="largest API answer to read, counted decompressed (default 128)")
-    p.add_argument("--allow-registry-pull", action="store_true",
-                   help="let REGISTRY PULL rewrite the installed registry even under --safe")
-    p.add_argument("--verbose", action="store_true",
-                   help="log every request, retry and token refresh to stderr (never a token)")
-    p.add_argument("-o", "--output", choices=("table", "json", "csv", "text"), default="table",
-                   help="output format (default table)")
+    p.add_argument(
+        "--insecure",
+        action="store_true",
+        help="allow sending credentials over plain http to a non-loopback host",
+    )
+    p.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="return the rows of the partitions that succeeded, with a warning, when others fail",
+    )
+    p.add_argument(
+        "--safe",
+        action="store_true",
+        help="turn off DuckDB's access to local files and extensions, jsonnet imports and REGISTRY PULL",
+    )
+    p.add_argument(
+        "--max-response-mb",
+        type=float,
+        default=128.0,
+        metavar="MB",
+        help="largest API answer to read, counted decompressed (default 128)",
+    )
+    p.add_argument(
+        "--allow-registry-pull",
+        action="store_true",
+        help="let REGISTRY PULL rewrite the installed registry even under --safe",
+    )
+    p.add_argument(
+        "--verbose",
+        action="store_true",
+        help="log every request, retry and token refresh to stderr (never a token)",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        choices=("table", "json", "csv", "text"),
+        default="table",
+        help="output format (default table)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,14 +132,23 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("-f", "--outfile", help="write results to FILE instead of stdout")
     ex.add_argument("-H", "--hideheaders", action="store_true", help="no header row (csv, text)")
     ex.add_argument("-d", "--delimiter", default=",", type=_delimiter, help="csv delimiter (default ,)")
-    ex.add_argument("--csv-safe", action="store_true",
-                    help="csv: prefix text cells that start with = + - @ tab or CR with ' (no spreadsheet formulas)")
+    ex.add_argument(
+        "--csv-safe",
+        action="store_true",
+        help="csv: prefix text cells that start with = + - @ tab or CR with ' (no spreadsheet formulas)",
+    )
     ex.add_argument("--var", action="append", default=[], metavar="NAME=VALUE", help="template variable")
     ex.add_argument("--iqldata", metavar="FILE", help="template variables from a JSON or YAML file")
-    ex.add_argument("--dryrun", action="store_true",
-                    help="print the rendered statements and the HTTP requests they would send; send nothing")
-    ex.add_argument("--continue-on-error", action="store_true",
-                    help="in a script, report a failing statement and go on with the next")
+    ex.add_argument(
+        "--dryrun",
+        action="store_true",
+        help="print the rendered statements and the HTTP requests they would send; send nothing",
+    )
+    ex.add_argument(
+        "--continue-on-error",
+        action="store_true",
+        help="in a script, report a failing statement and go on with the next",
+    )
     _connection_flags(ex)
 
     sh = sub.add_parser("shell", help="interactive SQL shell")
@@ -117,15 +166,23 @@ def build_parser() -> argparse.ArgumentParser:
     regsub = reg.add_subparsers(dest="registry_command", metavar="ACTION", parser_class=_Parser)
     b = regsub.add_parser("build", help="generate a provider from discovery documents")
     b.add_argument("provider", choices=["google"])
-    b.add_argument("--from", dest="source", required=True, metavar="DIR",
-                   help="folder of discovery documents (<api>.<version>.json)")
+    b.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        metavar="DIR",
+        help="folder of discovery documents (<api>.<version>.json)",
+    )
     b.add_argument("--out", metavar="DIR", help="providers folder to write (default: the active one)")
     pl = regsub.add_parser("pull", help="refresh a provider from Google's live Discovery API")
     pl.add_argument("provider", choices=["google"])
     pl.add_argument("--out", metavar="DIR", help="providers folder to write (default: the active one)")
     pl.add_argument("--discovery-url", help="Discovery directory URL (default: Google's)")
-    pl.add_argument("--force", action="store_true",
-                    help="replace the registry even when the directory lists no or far fewer APIs")
+    pl.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the registry even when the directory lists no or far fewer APIs",
+    )
     regsub.add_parser("list", help="list providers and their versions")
     return parser
 

@@ -25,8 +25,15 @@ FORMATS = ("table", "json", "csv", "text")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def render(result: Result, fmt: str = "table", *, headers: bool = True, delimiter: str = ",",
-           max_width: int | None = None, csv_safe: bool = False) -> str:
+def render(
+    result: Result,
+    fmt: str = "table",
+    *,
+    headers: bool = True,
+    delimiter: str = ",",
+    max_width: int | None = None,
+    csv_safe: bool = False,
+) -> str:
     """The whole output of one result, ending with a newline (empty string for no columns).
 
     `csv_safe`: in csv, text cells a spreadsheet would run as a formula get a leading `'`.
@@ -40,8 +47,10 @@ def render(result: Result, fmt: str = "table", *, headers: bool = True, delimite
         header = list(result.columns)
         if csv_safe:
             header = [_defuse(c) for c in header]
-            cells = [[_defuse(c) if _is_text(v) else c for c, v in zip(r, row, strict=False)]
-                     for r, row in zip(cells, result.rows, strict=False)]
+            cells = [
+                [_defuse(c) if _is_text(v) else c for c, v in zip(r, row, strict=False)]
+                for r, row in zip(cells, result.rows, strict=False)
+            ]
         buf = io.StringIO()
         writer = csv.writer(buf, delimiter=delimiter, lineterminator="\n")
         # The csv module quotes a field with \n but not one with a lone \r, which readers take for a line
@@ -143,6 +152,7 @@ def _cell(value: Any, type_: str) -> str:
 
 def _table(columns: list[str], cells: list[list[str]], max_width: int | None) -> str:
     """StackQL's table layout: |---| rules around a header and the rows."""
+
     def clip(text: str) -> str:
         # Control characters are escaped already; a `|` in a value must not pass for a column border.
         text = text.replace("|", "\\|")

@@ -66,8 +66,10 @@ def _read_iqldata(iqldata: str, given: dict[str, Any], safe: bool) -> dict[str, 
         else:
             data = json.loads(text)
     except Exception as err:  # yaml and json raise different types; both are the user's file
-        raise ConfigError(f"--iqldata {iqldata} is not valid {path.suffix.lstrip('.') or 'JSON'}: "
-                          f"{str(err).splitlines()[0]}") from None
+        raise ConfigError(
+            f"--iqldata {iqldata} is not valid {path.suffix.lstrip('.') or 'JSON'}: "
+            f"{str(err).splitlines()[0]}"
+        ) from None
     if not isinstance(data, dict):
         raise ConfigError(f"--iqldata {iqldata} must hold an object of variables (name: value)")
     return data
@@ -105,8 +107,11 @@ def run_script(session: Any, text: str, variables: dict[str, Any], args: argpars
         for step in failed:
             _report(step, step.error, many)
         if many:
-            print("skyql: nothing was run: fix the statement{'s' if len(failed) > 1 else ''} above "
-                  "(or pass --continue-on-error to run the others)", file=sys.stderr)
+            print(
+                "skyql: nothing was run: fix the statement{'s' if len(failed) > 1 else ''} above "
+                "(or pass --continue-on-error to run the others)",
+                file=sys.stderr,
+            )
         return EXIT_ERROR
     out, finish, streamed = _open_output(args.outfile)
     ok = False
@@ -154,8 +159,10 @@ def _prepare(text: str, variables: dict[str, Any], args: argparse.Namespace) -> 
         rendered, origin = done.text, done.origin
     else:
         if text.lstrip().startswith("<<<"):
-            raise SqlError("a <<<jsonnet block is template data: templates render for -i scripts, or with "
-                           "--var / --iqldata")
+            raise SqlError(
+                "a <<<jsonnet block is template data: templates render for -i scripts, or with "
+                "--var / --iqldata"
+            )
         rendered, origin = text, None
     found = pieces(rendered)
     if not found:
@@ -211,8 +218,15 @@ def _emit(result: Result, out: TextIO, args: argparse.Namespace) -> None:
         # What a mutation did goes to stderr so stdout stays data, and a script's log tells the story.
         print(for_terminal(result.message), file=sys.stderr)
     if result.columns:
-        out.write(render(result, args.output, headers=not args.hideheaders, delimiter=args.delimiter,
-                         csv_safe=getattr(args, "csv_safe", False)))
+        out.write(
+            render(
+                result,
+                args.output,
+                headers=not args.hideheaders,
+                delimiter=args.delimiter,
+                csv_safe=getattr(args, "csv_safe", False),
+            )
+        )
         out.flush()
 
 
@@ -261,7 +275,9 @@ def _stream(path: Path, outfile: str) -> tuple[TextIO, Callable[[bool], None], b
     return handle, finish, True
 
 
-def _atomic(target: Path, info: os.stat_result | None, outfile: str) -> tuple[TextIO, Callable[[bool], None], bool]:
+def _atomic(
+    target: Path, info: os.stat_result | None, outfile: str
+) -> tuple[TextIO, Callable[[bool], None], bool]:
     if not target.parent.is_dir():
         raise ConfigError(f"cannot write {outfile}: folder {target.parent} does not exist")
     # The file keeps its mode; a new one gets the mode `>` would give it, not mkstemp's 0600.

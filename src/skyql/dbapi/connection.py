@@ -17,7 +17,12 @@ from skyql.session import Options, Session, build_options
 T = TypeVar("T")
 
 # connect() keywords that set an Options field; auth, endpoints, concurrency and safe are named parameters.
-OPTION_NAMES = frozenset(f.name for f in dataclasses.fields(Options)) - {"auth", "endpoints", "concurrency", "safe"}
+OPTION_NAMES = frozenset(f.name for f in dataclasses.fields(Options)) - {
+    "auth",
+    "endpoints",
+    "concurrency",
+    "safe",
+}
 
 
 def connect(
@@ -37,7 +42,9 @@ def connect(
     Other keywords set session options: retries, timeout, page_size, dryrun, insecure, allow_partial, pushdown.
     """
     with dbapi_errors():
-        return Connection(Session(_options(auth, endpoints, concurrency, safe, emulator, options), emulator=emulator))
+        return Connection(
+            Session(_options(auth, endpoints, concurrency, safe, emulator, options), emulator=emulator)
+        )
 
 
 def _options(
@@ -100,7 +107,9 @@ class Connection:
     @autocommit.setter
     def autocommit(self, value: bool) -> None:
         if not value:
-            raise NotSupportedError("autocommit cannot be turned off: API calls take effect when they are made")
+            raise NotSupportedError(
+                "autocommit cannot be turned off: API calls take effect when they are made"
+            )
 
     def cursor(self) -> Cursor:
         """A new cursor on this connection."""
@@ -118,7 +127,9 @@ class Connection:
     def rollback(self) -> None:
         """Always fails: API calls cannot be undone."""
         self._check_open()
-        raise NotSupportedError("rollback is not possible: every statement was applied to the API when it ran")
+        raise NotSupportedError(
+            "rollback is not possible: every statement was applied to the API when it ran"
+        )
 
     def close(self) -> None:
         """Close the session (and its emulator, if it started one); closing twice is harmless."""
@@ -145,8 +156,9 @@ class Connection:
 
     def _run(self, operation: str, parameters: list[Any] | None) -> Result:
         if not isinstance(operation, str):
-            raise exc.ProgrammingError(f"the statement must be a string of SQL, not {type(operation).__name__}")
+            raise exc.ProgrammingError(
+                f"the statement must be a string of SQL, not {type(operation).__name__}"
+            )
         with self._lock, dbapi_errors():
             self._check_open()
             return self._session.execute(operation, parameters)
-

@@ -199,7 +199,9 @@ class Cursor:
         self._refuse_others(me)
         self._owner = me
         if self._result is None:
-            raise ProgrammingError("no rows to fetch: call execute() with a statement that returns rows first")
+            raise ProgrammingError(
+                "no rows to fetch: call execute() with a statement that returns rows first"
+            )
         if not self._result.columns:
             raise ProgrammingError("no rows to fetch: the last statement returned no result set")
         return self._result.rows

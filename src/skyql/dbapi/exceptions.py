@@ -76,15 +76,23 @@ _BY_SKYQL_CLASS: tuple[tuple[type[SkyqlError], type[Error]], ...] = (
 _BY_PEP_NAME: dict[str, type[Error]] = {
     cls.__name__: cls
     for cls in (
-        InterfaceError, DataError, OperationalError, IntegrityError, InternalError, ProgrammingError,
-        NotSupportedError, DatabaseError,
+        InterfaceError,
+        DataError,
+        OperationalError,
+        IntegrityError,
+        InternalError,
+        ProgrammingError,
+        NotSupportedError,
+        DatabaseError,
     )
 }
 
 
 def dbapi_class(err: BaseException) -> type[Error]:
     """The DB-API class that `err` maps to."""
-    if isinstance(err, ApiError) and (err.status == "ALREADY_EXISTS" or (err.status is None and err.http_status == 409)):
+    if isinstance(err, ApiError) and (
+        err.status == "ALREADY_EXISTS" or (err.status is None and err.http_status == 409)
+    ):
         return IntegrityError
     for skyql_class, dbapi in _BY_SKYQL_CLASS:
         if isinstance(err, skyql_class):

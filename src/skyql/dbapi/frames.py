@@ -21,7 +21,9 @@ def require(module: str, extra: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as err:
-        raise InterfaceError(f"this needs the optional package {module}: pip install 'skyql[{extra}]'") from err
+        raise InterfaceError(
+            f"this needs the optional package {module}: pip install 'skyql[{extra}]'"
+        ) from err
 
 
 def arrow_type(pa: ModuleType, type_name: str) -> Any:

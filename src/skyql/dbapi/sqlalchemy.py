@@ -25,7 +25,9 @@ from skyql.errors import NotFoundError
 from skyql.registry import Registry
 
 # URL query keys and how their text becomes a connect() keyword; other keys reach connect() as text.
-_BOOLEANS = frozenset({"emulator", "safe", "insecure", "allow_partial", "pushdown", "dryrun", "allow_registry_pull"})
+_BOOLEANS = frozenset(
+    {"emulator", "safe", "insecure", "allow_partial", "pushdown", "dryrun", "allow_registry_pull"}
+)
 _INTEGERS = frozenset({"concurrency", "retries", "page_size"})
 _FLOATS = frozenset({"timeout", "poll_interval", "max_response_mb"})
 URL_OPTIONS = frozenset({"endpoint", "auth"}) | _BOOLEANS | _INTEGERS | _FLOATS
@@ -193,7 +195,9 @@ class SkyqlDialect(default.DefaultDialect):
     def get_view_names(self, connection: Connection, schema: str | None = None, **kw: Any) -> list[str]:
         return []
 
-    def has_table(self, connection: Connection, table_name: str, schema: str | None = None, **kw: Any) -> bool:
+    def has_table(
+        self, connection: Connection, table_name: str, schema: str | None = None, **kw: Any
+    ) -> bool:
         if schema is None:
             return False
         try:
@@ -214,9 +218,7 @@ class SkyqlDialect(default.DefaultDialect):
         # The engine's own table layout: row columns, then the parameter columns a WHERE can set.
         spec = TableSpec.build(resource.id, resource.columns(), resource.param_names)
         comments = {c.name: c.description for c in resource.columns()}
-        columns = [
-            _column(name, type_name, comments.get(name) or None) for name, type_name in spec.columns
-        ]
+        columns = [_column(name, type_name, comments.get(name) or None) for name, type_name in spec.columns]
         columns += [_column(name, "VARCHAR", "parameter: set it in WHERE") for name in spec.params]
         return columns
 
@@ -264,5 +266,7 @@ def _registry(connection: Connection) -> Registry:
 def _split_schema(schema: str) -> tuple[str, str]:
     provider, sep, service = schema.partition(".")
     if not sep or not provider or not service or "." in service:
-        raise skyql.dbapi.ProgrammingError(f"a skyql schema is provider.service, e.g. google.ml, not {schema!r}")
+        raise skyql.dbapi.ProgrammingError(
+            f"a skyql schema is provider.service, e.g. google.ml, not {schema!r}"
+        )
     return provider, service

@@ -50,8 +50,19 @@ PLACES = {
     "zones": ("us-central1-a", "europe-west4-a", "asia-east1-a"),
 }
 SYSTEM_PARAMS = {
-    "fields", "key", "alt", "prettyPrint", "quotaUser", "$.xgafv", "access_token", "callback",
-    "upload_protocol", "uploadType", "oauth_token", "userIp", "requestReason",
+    "fields",
+    "key",
+    "alt",
+    "prettyPrint",
+    "quotaUser",
+    "$.xgafv",
+    "access_token",
+    "callback",
+    "upload_protocol",
+    "uploadType",
+    "oauth_token",
+    "userIp",
+    "requestReason",
 }
 PAGE_SIZE_PARAMS = ("pageSize", "maxResults", "maxPageSize", "limit")
 INITIAL_STATES = ("QUEUED", "PENDING", "CREATING", "PROVISIONING", "INITIALIZING", "STARTING", "PREPARING")
@@ -152,8 +163,12 @@ class Api:
         match, verbs = self.index.resolve(req.method, req.host, path, self._holds_data)
         if match is None:
             if verbs:
-                raise GoogleError(404, f"Method not found: {req.method} /{path} answers only "
-                                       f"{', '.join(verbs)}.", "NOT_FOUND", reason="METHOD_NOT_FOUND")
+                raise GoogleError(
+                    404,
+                    f"Method not found: {req.method} /{path} answers only {', '.join(verbs)}.",
+                    "NOT_FOUND",
+                    reason="METHOD_NOT_FOUND",
+                )
             raise not_found(f"The requested URL /{path} was not found on this server.")
         self._check_denied(match)
         method = match.route.method
@@ -170,7 +185,9 @@ class Api:
         body = result if isinstance(result, bytes) else dumps(result)
         return ApiResponse(200, body)
 
-    def _dispatch(self, match: Match, req: ApiRequest, op_error: GoogleError | None) -> dict[str, Any] | bytes:
+    def _dispatch(
+        self, match: Match, req: ApiRequest, op_error: GoogleError | None
+    ) -> dict[str, Any] | bytes:
         action = match.route.action
         method = match.route.method
         spec = self._spec(match)
@@ -203,7 +220,9 @@ class Api:
         segs = match.segments
         if len(segs) >= 2 and segs[0] == "projects" and segs[1] in self.denied:
             parts = match.route.method.discovery_id.split(".")
-            permission = f"{parts[0]}.{parts[-2]}.{parts[-1]}" if len(parts) >= 3 else match.route.method.discovery_id
+            permission = (
+                f"{parts[0]}.{parts[-2]}.{parts[-1]}" if len(parts) >= 3 else match.route.method.discovery_id
+            )
             raise GoogleError(
                 403,
                 f"Permission '{permission}' denied on resource '//{match.route.service}.googleapis.com/"
@@ -231,11 +250,15 @@ class Api:
                     try:
                         int(v)
                     except ValueError:
-                        raise bad_request(f"Invalid value at '{snake_case(name)}' (TYPE_INT32), \"{v}\"",
-                                          field=name) from None
-            elif param.type == "boolean" and any(v.lower() not in ("true", "false", "1", "0") for v in values):
-                raise bad_request(f"Invalid value at '{snake_case(name)}' (TYPE_BOOL), \"{values[-1]}\"",
-                                  field=name)
+                        raise bad_request(
+                            f"Invalid value at '{snake_case(name)}' (TYPE_INT32), \"{v}\"", field=name
+                        ) from None
+            elif param.type == "boolean" and any(
+                v.lower() not in ("true", "false", "1", "0") for v in values
+            ):
+                raise bad_request(
+                    f"Invalid value at '{snake_case(name)}' (TYPE_BOOL), \"{values[-1]}\"", field=name
+                )
 
     def _fields(self, match: Match, query: dict[str, list[str]]) -> FieldTree | None:
         expr = (query.get("fields") or [""])[-1]
@@ -312,7 +335,9 @@ class Api:
             return parent[-1] in self.collection(service, spec, parent_path)
         return False
 
-    def fill(self, service: str, spec: CollectionSpec, coll: Collection, count: int, owner: str | None = None) -> None:
+    def fill(
+        self, service: str, spec: CollectionSpec, coll: Collection, count: int, owner: str | None = None
+    ) -> None:
         """Add `count` generated items; deterministic for (seed, service, collection, items already there)."""
         rng = Random(f"{self.config.seed}|{service}|{coll.key}|{len(coll)}" + (f"|{owner}" if owner else ""))
         segs = coll.key.split("/")
@@ -338,8 +363,13 @@ class Api:
             else:
                 item_id = self._new_id(spec, rng, coll, project, owned=owner is not None)
             ctx = ItemContext(
-                index=i, item_id=item_id, name=f"{coll.key}/{item_id}", project=project,
-                location=item_id if places else location, singular=spec.singular, service=service,
+                index=i,
+                item_id=item_id,
+                name=f"{coll.key}/{item_id}",
+                project=project,
+                location=item_id if places else location,
+                singular=spec.singular,
+                service=service,
                 state_offset=state_offset,
             )
             if pool and len(variants) >= pool:
@@ -361,8 +391,14 @@ class Api:
                 coll.owners[item_id] = owner
             coll.put(item_id, obj)
 
-    def _new_id(self, spec: CollectionSpec, rng: Random, coll: Collection, project: str | None = None,
-                owned: bool = False) -> str:
+    def _new_id(
+        self,
+        spec: CollectionSpec,
+        rng: Random,
+        coll: Collection,
+        project: str | None = None,
+        owned: bool = False,
+    ) -> str:
         project = project or self.config.project
         if spec.name_keyed or _is_service_accounts(spec):
             # Names as people choose them: network-1, instance-2; bucket-demo-project-1 (bucket names are global).
@@ -386,8 +422,16 @@ class Api:
             if item_id not in coll:
                 return item_id
 
-    def _identify(self, service: str, spec: CollectionSpec, obj: dict[str, Any], coll_path: str, item_id: str,
-                  project: str, rng: Random) -> None:
+    def _identify(
+        self,
+        service: str,
+        spec: CollectionSpec,
+        obj: dict[str, Any],
+        coll_path: str,
+        item_id: str,
+        project: str,
+        rng: Random,
+    ) -> None:
         """Identity fields that must agree with the item's place: selfLink, projectId/Number, a bucket's id."""
         props = spec.schema.get("properties", {})
         number = project_number(project)
@@ -418,9 +462,13 @@ class Api:
                 if key in props and len(segs) > 3 and segs[2] == kind:
                     obj[key] = self.self_link(service, "/".join(segs[:4]))
             if "region" in props and len(segs) > 3 and segs[2] == "zones":
-                obj["region"] = self.self_link(service, f"projects/{segs[1]}/regions/{segs[3].rsplit('-', 1)[0]}")
+                obj["region"] = self.self_link(
+                    service, f"projects/{segs[1]}/regions/{segs[3].rsplit('-', 1)[0]}"
+                )
 
-    def _compute_references(self, spec: CollectionSpec, obj: dict[str, Any], coll_path: str, index: int) -> None:
+    def _compute_references(
+        self, spec: CollectionSpec, obj: dict[str, Any], coll_path: str, index: int
+    ) -> None:
         """Seeded compute items point at seeded neighbours, as URLs: a subnetwork's network, an instance's
         machine type; CIDR ranges that read as ranges."""
         props = spec.schema.get("properties", {})
@@ -429,7 +477,9 @@ class Api:
             return
         project = segs[1]
         zone = segs[3] if segs[2] == "zones" and len(segs) > 3 else None
-        region = segs[3] if segs[2] == "regions" and len(segs) > 3 else (zone.rsplit("-", 1)[0] if zone else None)
+        region = (
+            segs[3] if segs[2] == "regions" and len(segs) > 3 else (zone.rsplit("-", 1)[0] if zone else None)
+        )
         refs = {"network": f"projects/{project}/global/networks/network-1"}
         if region:
             refs["subnetwork"] = f"projects/{project}/regions/{region}/subnetworks/subnetwork-1"
@@ -444,24 +494,48 @@ class Api:
             del obj["zone"]  # a regional disk has a region (and replica zones), no zone
         if zone and "networkInterfaces" in props:
             # What instance queries read most: the internal and external IP, the boot disk, the account.
-            nic = {"kind": "compute#networkInterface", "name": "nic0", "network": self.self_link("compute", refs["network"]),
-                   "subnetwork": self.self_link("compute", refs["subnetwork"]),
-                   "networkIP": f"10.{PLACES['zones'].index(zone) + 1 if zone in PLACES['zones'] else 9}.0.{index + 2}",
-                   "stackType": "IPV4_ONLY",
-                   "accessConfigs": [{"kind": "compute#accessConfig", "name": "External NAT", "type": "ONE_TO_ONE_NAT",
-                                      "natIP": f"34.{index % 200 + 10}.{len(zone)}.{index + 20}",
-                                      "networkTier": "PREMIUM"}]}
+            nic = {
+                "kind": "compute#networkInterface",
+                "name": "nic0",
+                "network": self.self_link("compute", refs["network"]),
+                "subnetwork": self.self_link("compute", refs["subnetwork"]),
+                "networkIP": f"10.{PLACES['zones'].index(zone) + 1 if zone in PLACES['zones'] else 9}.0.{index + 2}",
+                "stackType": "IPV4_ONLY",
+                "accessConfigs": [
+                    {
+                        "kind": "compute#accessConfig",
+                        "name": "External NAT",
+                        "type": "ONE_TO_ONE_NAT",
+                        "natIP": f"34.{index % 200 + 10}.{len(zone)}.{index + 20}",
+                        "networkTier": "PREMIUM",
+                    }
+                ],
+            }
             obj["networkInterfaces"] = [nic]
             if "disks" in props:
-                obj["disks"] = [{"kind": "compute#attachedDisk", "type": "PERSISTENT", "mode": "READ_WRITE",
-                                 "boot": True, "autoDelete": True, "deviceName": obj.get("name", "disk"), "index": 0,
-                                 "diskSizeGb": "10", "interface": "SCSI",
-                                 "source": self.self_link("compute", f"projects/{project}/zones/{zone}/disks/"
-                                                                     f"{obj.get('name', 'disk')}")}]
+                obj["disks"] = [
+                    {
+                        "kind": "compute#attachedDisk",
+                        "type": "PERSISTENT",
+                        "mode": "READ_WRITE",
+                        "boot": True,
+                        "autoDelete": True,
+                        "deviceName": obj.get("name", "disk"),
+                        "index": 0,
+                        "diskSizeGb": "10",
+                        "interface": "SCSI",
+                        "source": self.self_link(
+                            "compute", f"projects/{project}/zones/{zone}/disks/{obj.get('name', 'disk')}"
+                        ),
+                    }
+                ]
             if "serviceAccounts" in props:
-                obj["serviceAccounts"] = [{
-                    "email": f"{project_number(project)}-compute@developer.gserviceaccount.com",
-                    "scopes": ["https://www.googleapis.com/auth/cloud-platform"]}]
+                obj["serviceAccounts"] = [
+                    {
+                        "email": f"{project_number(project)}-compute@developer.gserviceaccount.com",
+                        "scopes": ["https://www.googleapis.com/auth/cloud-platform"],
+                    }
+                ]
 
     def _identify_project(self, spec: CollectionSpec, obj: dict[str, Any], project: str, number: str) -> None:
         """The default project as compute and Resource Manager show it: id, number, parent, an ACTIVE state."""
@@ -500,8 +574,11 @@ class Api:
         path = collection_path.strip("/")
         spec = self.spec_for(service, path)
         with self.store.lock:
-            coll = self.collection(service, spec, path) if spec.owner_param else \
-                self.store.create_collection(service, path)
+            coll = (
+                self.collection(service, spec, path)
+                if spec.owner_param
+                else self.store.create_collection(service, path)
+            )
             # Root collections listed per project (buckets) are filled for the default project.
             self.fill(service, spec, coll, count, owner=self.config.project if spec.owner_param else None)
             return len(coll)
@@ -531,8 +608,9 @@ class Api:
 
     # ----- standard methods ----------------------------------------------------------------------------
 
-    def list(self, match: Match, spec: CollectionSpec, query: dict[str, list[str]],
-             tree: FieldTree | None = None) -> bytes:
+    def list(
+        self, match: Match, spec: CollectionSpec, query: dict[str, list[str]], tree: FieldTree | None = None
+    ) -> bytes:
         """One page as bytes; with a `fields` tree, each item masked once and remembered (a page costs a join)."""
         service = match.route.service
         coll = self.collection(service, spec, match.collection_path)
@@ -544,15 +622,18 @@ class Api:
         with self.store.lock:
             if flt or equal:
                 pred = parse_filter(flt) if flt else (lambda obj: True)
-                ids = [item_id for item_id, obj in coll.objects()
-                       if pred(obj) and all(obj.get(k) == v for k, v in equal.items())]
+                ids = [
+                    item_id
+                    for item_id, obj in coll.objects()
+                    if pred(obj) and all(obj.get(k) == v for k, v in equal.items())
+                ]
             else:
                 ids = coll.ids
             if owner is not None:
                 ids = [item_id for item_id in ids if coll.owners.get(item_id) == owner]
             token = (query.get("pageToken") or [""])[-1]
             offset = read_page_token(token, scope, ids) if token else 0
-            chunk = ids[offset: offset + size]
+            chunk = ids[offset : offset + size]
             raws = [coll.items[i] for i in chunk]
             more = offset + size < len(ids)
             next_token = page_token(scope, offset + len(chunk), chunk[-1]) if more and chunk else None
@@ -580,13 +661,18 @@ class Api:
             raise bad_request(f"Required parameter: {spec.owner_param}", field=spec.owner_param)
         return value
 
-    def _root_filters(self, match: Match, spec: CollectionSpec, query: dict[str, list[str]]) -> dict[str, str]:
+    def _root_filters(
+        self, match: Match, spec: CollectionSpec, query: dict[str, list[str]]
+    ) -> dict[str, str]:
         """Query parameters of a root list that are fields of its items (`v3/projects?parent=...`)."""
         if "/" in match.collection_path:
             return {}
         props = spec.schema.get("properties", {})
-        return {p.name: query[p.name][-1] for p in match.route.method.query_params
-                if p.name in query and p.name in props and p.name not in PAGE_SIZE_PARAMS and p.name != "filter"}
+        return {
+            p.name: query[p.name][-1]
+            for p in match.route.method.query_params
+            if p.name in query and p.name in props and p.name not in PAGE_SIZE_PARAMS and p.name != "filter"
+        }
 
     def aggregated(self, match: Match, spec: CollectionSpec, query: dict[str, list[str]]) -> dict[str, Any]:
         """Compute's aggregatedList: the items of every zone (or region) of the project, keyed by scope, paged."""
@@ -605,7 +691,7 @@ class Api:
             token = (query.get("pageToken") or [""])[-1]
             offset = read_page_token(token, scope_key, keys) if token else 0
             size = self._page_size(match.route.method, query)
-            chunk = flat[offset: offset + size]
+            chunk = flat[offset : offset + size]
             by_scope: dict[str, list[Any]] = {}
             for scope, item_id in chunk:
                 by_scope.setdefault(scope, []).append(json.loads(dict(scopes)[scope].items[item_id]))
@@ -615,14 +701,21 @@ class Api:
                 items[scope] = {key: by_scope[scope]}
             else:
                 # Google's answer for a zone with nothing on this page.
-                items[scope] = {"warning": {
-                    "code": "NO_RESULTS_ON_PAGE",
-                    "message": f"There are no results for scope '{scope}' on this page.",
-                    "data": [{"key": "scope", "value": scope}]}}
-        out: dict[str, Any] = {"kind": f"compute#{spec.item_schema[:1].lower()}{spec.item_schema[1:]}"
-                               if spec.item_schema else "compute#aggregatedList",
-                               "id": match.collection_path, "items": items,
-                               "selfLink": self.self_link(service, match.collection_path)}
+                items[scope] = {
+                    "warning": {
+                        "code": "NO_RESULTS_ON_PAGE",
+                        "message": f"There are no results for scope '{scope}' on this page.",
+                        "data": [{"key": "scope", "value": scope}],
+                    }
+                }
+        out: dict[str, Any] = {
+            "kind": f"compute#{spec.item_schema[:1].lower()}{spec.item_schema[1:]}"
+            if spec.item_schema
+            else "compute#aggregatedList",
+            "id": match.collection_path,
+            "items": items,
+            "selfLink": self.self_link(service, match.collection_path),
+        }
         if offset + size < len(flat) and chunk:
             out["nextPageToken"] = page_token(scope_key, offset + len(chunk), keys[offset + len(chunk) - 1])
         return out
@@ -641,13 +734,27 @@ class Api:
                 names = list(PLACES[kind]) if project == self.config.project else []
                 prefix = f"projects/{project}/{kind}/"
                 with self.store.lock:
-                    names += sorted({p[len(prefix):].split("/", 1)[0] for (s, p) in self.store.collections
-                                     if s == service and p.startswith(prefix) and p.endswith("/" + spec.literal)
-                                     and p.count("/") == 4})
+                    names += sorted(
+                        {
+                            p[len(prefix) :].split("/", 1)[0]
+                            for (s, p) in self.store.collections
+                            if s == service
+                            and p.startswith(prefix)
+                            and p.endswith("/" + spec.literal)
+                            and p.count("/") == 4
+                        }
+                    )
                 for place in dict.fromkeys(names):
-                    out.append((f"{kind}/{place}", self.collection(service, other, f"{prefix}{place}/{spec.literal}")))
+                    out.append(
+                        (
+                            f"{kind}/{place}",
+                            self.collection(service, other, f"{prefix}{place}/{spec.literal}"),
+                        )
+                    )
             elif len(parts) == 4 and parts[2] == "global" and with_global:
-                out.append(("global", self.collection(service, other, f"projects/{project}/global/{spec.literal}")))
+                out.append(
+                    ("global", self.collection(service, other, f"projects/{project}/global/{spec.literal}"))
+                )
         return out
 
     def _page_size(self, method: Method, query: dict[str, list[str]]) -> int:
@@ -656,7 +763,9 @@ class Api:
             if name in query and method.param(name):
                 size = int(query[name][-1])
                 if size < 0:
-                    raise bad_request(f"{snake_case(name)} must be positive, got {size}.", field=snake_case(name))
+                    raise bad_request(
+                        f"{snake_case(name)} must be positive, got {size}.", field=snake_case(name)
+                    )
                 return min(size, cap) if size else cap
         return cap
 
@@ -675,16 +784,24 @@ class Api:
         if item_id in coll or not (_is_service_accounts(spec) or coll.key == "projects"):
             return item_id
         for key, obj in coll.objects():
-            if item_id in (obj.get("uniqueId"), obj.get("projectNumber"), obj.get("id")) \
-                    or obj.get("name") == match.resource_path:
+            if (
+                item_id in (obj.get("uniqueId"), obj.get("projectNumber"), obj.get("id"))
+                or obj.get("name") == match.resource_path
+            ):
                 return key
         return item_id
 
     def get(self, match: Match, spec: CollectionSpec) -> bytes:
         return self._item(match, spec)[1]
 
-    def create(self, match: Match, spec: CollectionSpec, query: dict[str, list[str]], body: dict[str, Any],
-               op_error: GoogleError | None) -> dict[str, Any]:
+    def create(
+        self,
+        match: Match,
+        spec: CollectionSpec,
+        query: dict[str, list[str]],
+        body: dict[str, Any],
+        op_error: GoogleError | None,
+    ) -> dict[str, Any]:
         service = match.route.service
         method = match.route.method
         svc = self.index.router(service).service
@@ -692,8 +809,11 @@ class Api:
         props = schema.get("properties", {})
         coll_path = match.collection_path
         request_id = (query.get("requestId") or [""])[-1]
-        once = (service, coll_path, request_id) if request_id and ("query", "requestId") in method.idempotency_keys \
+        once = (
+            (service, coll_path, request_id)
+            if request_id and ("query", "requestId") in method.idempotency_keys
             else None
+        )
         if once is not None and once in self._by_request_id:
             return self._by_request_id[once]
         coll = self.collection(service, spec, coll_path)
@@ -701,7 +821,11 @@ class Api:
         if item_id is None and spec.id_param:
             item_id = (query.get(spec.id_param) or [""])[-1] or None
             param = method.param(spec.id_param)
-            if item_id is None and param is not None and (param.required or param.description.startswith("Required")):
+            if (
+                item_id is None
+                and param is not None
+                and (param.required or param.description.startswith("Required"))
+            ):
                 raise bad_request(f"{spec.id_param} is required.", field=snake_case(spec.id_param))
         wrapper = _wrapped_item(svc, schema, spec)
         if wrapper is not None:
@@ -712,17 +836,24 @@ class Api:
             if item_id is None and len(ids) == 1:
                 item_id = next(iter(ids.values()))
         owner = self._owner(spec, query)
-        if item_id is None and spec.id_field and body.get(spec.id_field) and (
-                ("body", spec.id_field) in method.idempotency_keys):
+        if (
+            item_id is None
+            and spec.id_field
+            and body.get(spec.id_field)
+            and (("body", spec.id_field) in method.idempotency_keys)
+        ):
             item_id = str(body[spec.id_field])
         if item_id is None and isinstance(body.get("name"), str) and body["name"].startswith(coll_path + "/"):
             item_id = body["name"].rsplit("/", 1)[-1]
         if spec.name_keyed and item_id is None:
             name = body.get("name")
             if not isinstance(name, str) or not name:
-                raise bad_request("Invalid value for field 'resource.name': ''. Must be a match of regex "
-                                  "'[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?': set the name of the new "
-                                  f"{spec.name_word or spec.singular}.", field="resource.name")
+                raise bad_request(
+                    "Invalid value for field 'resource.name': ''. Must be a match of regex "
+                    "'[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?': set the name of the new "
+                    f"{spec.name_word or spec.singular}.",
+                    field="resource.name",
+                )
             item_id = name.rsplit("/", 1)[-1]
         if item_id is not None and _is_service_accounts(spec) and "@" not in item_id:
             segs = coll_path.split("/")
@@ -735,29 +866,44 @@ class Api:
         obj = {k: v for k, v in body.items() if not is_output_only(props.get(k, {}))}
         with self.store.lock:
             if item_id is None:
-                item_id = self._new_id(spec, Random(f"{self.config.seed}|create|{coll_path}|{len(coll)}"), coll)
+                item_id = self._new_id(
+                    spec, Random(f"{self.config.seed}|create|{coll_path}|{len(coll)}"), coll
+                )
             name = f"{coll_path}/{item_id}"
             if item_id in coll:
-                raise GoogleError(409, f'{spec.singular[:1].upper()}{spec.singular[1:]} "{name}" already exists.',
-                                  "ALREADY_EXISTS")
+                raise GoogleError(
+                    409,
+                    f'{spec.singular[:1].upper()}{spec.singular[1:]} "{name}" already exists.',
+                    "ALREADY_EXISTS",
+                )
             self._stamp_new(service, spec, obj, item_id, name)
             segs = coll_path.split("/")
             project = owner or (segs[1] if len(segs) > 1 and segs[0] == "projects" else self.config.project)
-            self._identify(service, spec, obj, coll_path, item_id, project,
-                           Random(f"{self.config.seed}|identify|{name}"))
+            self._identify(
+                service, spec, obj, coll_path, item_id, project, Random(f"{self.config.seed}|identify|{name}")
+            )
             if owner is not None:
                 coll.owners[item_id] = owner
             coll.put(item_id, obj)
         if self._returns_operation(match):
-            result = self._start_operation(match, "create", obj, spec.item_schema, op_error,
-                                           target=f"{coll_path}/{item_id}", target_id=obj.get("id"))
+            result = self._start_operation(
+                match,
+                "create",
+                obj,
+                spec.item_schema,
+                op_error,
+                target=f"{coll_path}/{item_id}",
+                target_id=obj.get("id"),
+            )
         else:
             result = obj
         if once is not None:
             self._by_request_id[once] = result
         return result
 
-    def _stamp_new(self, service: str, spec: CollectionSpec, obj: dict[str, Any], item_id: str, name: str) -> None:
+    def _stamp_new(
+        self, service: str, spec: CollectionSpec, obj: dict[str, Any], item_id: str, name: str
+    ) -> None:
         """Set what the server sets on create: name, id, times, initial state, other output-only fields."""
         props = spec.schema.get("properties", {})
         if "name" in props:
@@ -769,8 +915,11 @@ class Api:
             if key in props:
                 obj[key] = stamp
         for key, prop in props.items():
-            if key not in obj and (is_output_only(prop) or key in ("timeCreated", "updated")) and (
-                    prop.get("format") == "date-time" or key == "creationTimestamp"):
+            if (
+                key not in obj
+                and (is_output_only(prop) or key in ("timeCreated", "updated"))
+                and (prop.get("format") == "date-time" or key == "creationTimestamp")
+            ):
                 obj[key] = stamp  # storage's timeCreated/updated, compute's creationTimestamp
         for key, default in _CREATE_DEFAULTS.get(service, {}).items():
             if key in props and key not in obj:
@@ -779,10 +928,16 @@ class Api:
         if "enum" in state:
             obj["state"] = initial_state(state["enum"])
         segs = name.split("/")
-        ctx = ItemContext(index=0, item_id=item_id, name=name,
-                          project=segs[1] if len(segs) > 1 else self.config.project,
-                          location=segs[3] if len(segs) > 3 and segs[2] in PLACES else "us-central1",
-                          singular=spec.singular, service=service, state=obj.get("state"))
+        ctx = ItemContext(
+            index=0,
+            item_id=item_id,
+            name=name,
+            project=segs[1] if len(segs) > 1 else self.config.project,
+            location=segs[3] if len(segs) > 3 and segs[2] in PLACES else "us-central1",
+            singular=spec.singular,
+            service=service,
+            state=obj.get("state"),
+        )
         gen = self.generator(service)
         rng = Random(f"{self.config.seed}|stamp|{name}")
         for key, prop in props.items():
@@ -794,8 +949,14 @@ class Api:
         if "etag" in props:
             obj["etag"] = etag_of(obj)
 
-    def update(self, match: Match, spec: CollectionSpec, query: dict[str, list[str]], body: dict[str, Any],
-               op_error: GoogleError | None) -> dict[str, Any]:
+    def update(
+        self,
+        match: Match,
+        spec: CollectionSpec,
+        query: dict[str, list[str]],
+        body: dict[str, Any],
+        op_error: GoogleError | None,
+    ) -> dict[str, Any]:
         service = match.route.service
         method = match.route.method
         svc = self.index.router(service).service
@@ -811,8 +972,12 @@ class Api:
             coll, raw = self._item(match, spec)
             current = json.loads(raw)
             if "etag" in body and "etag" in current and body["etag"] != current["etag"]:
-                raise GoogleError(409, "The etag in the request does not match the current etag of "
-                                       f"{match.resource_path}: read it again and retry.", "ABORTED")
+                raise GoogleError(
+                    409,
+                    "The etag in the request does not match the current etag of "
+                    f"{match.resource_path}: read it again and retry.",
+                    "ABORTED",
+                )
             if match.route.action == "update":
                 new = {k: v for k, v in current.items() if is_output_only(props.get(k, {})) or k == "name"}
                 new.update({k: v for k, v in body.items() if not is_output_only(props.get(k, {}))})
@@ -825,18 +990,33 @@ class Api:
                 new["etag"] = etag_of(new)
             coll.put(self._item_key(match, spec, coll), new)
         if self._returns_operation(match):
-            return self._start_operation(match, method.discovery_id.rsplit(".", 1)[-1], new, spec.item_schema,
-                                         op_error, target=match.resource_path, target_id=new.get("id"))
+            return self._start_operation(
+                match,
+                method.discovery_id.rsplit(".", 1)[-1],
+                new,
+                spec.item_schema,
+                op_error,
+                target=match.resource_path,
+                target_id=new.get("id"),
+            )
         return new
 
-    def _mask(self, method: Method, spec: CollectionSpec, svc: Any, query: dict[str, list[str]],
-              body: dict[str, Any]) -> list[str]:
+    def _mask(
+        self,
+        method: Method,
+        spec: CollectionSpec,
+        svc: Any,
+        query: dict[str, list[str]],
+        body: dict[str, Any],
+    ) -> list[str]:
         param = next((p for p in method.query_params if p.name in ("updateMask", "update_mask")), None)
         mask = (query.get(param.name) or [""])[-1] if param else ""
         if not mask:
             if param is not None and (param.required or param.description.startswith("Required")):
-                raise bad_request("update_mask is required: name the fields to change, e.g. updateMask=labels.",
-                                  field="update_mask")
+                raise bad_request(
+                    "update_mask is required: name the fields to change, e.g. updateMask=labels.",
+                    field="update_mask",
+                )
             props = spec.schema.get("properties", {})
             return [k for k in body if not is_output_only(props.get(k, {}))]
         paths = mask_paths(mask)
@@ -846,7 +1026,9 @@ class Api:
             target = schema_at(svc, spec.schema, path)
             if target is None:
                 raise bad_request(
-                    f"Invalid update_mask: field '{path}' does not exist in {spec.singular}.", field="update_mask")
+                    f"Invalid update_mask: field '{path}' does not exist in {spec.singular}.",
+                    field="update_mask",
+                )
             top = spec.schema.get("properties", {}).get(path.split(".")[0], {})
             if is_output_only(top):
                 raise bad_request(f"Invalid update_mask: field '{path}' is output only.", field="update_mask")
@@ -859,12 +1041,14 @@ class Api:
             coll.delete(self._item_key(match, spec, coll))
             self.store.drop_below(match.route.service, match.resource_path)
         if self._returns_operation(match):
-            return self._start_operation(match, "delete", None, None, op_error, target=match.resource_path,
-                                         target_id=target_id)
+            return self._start_operation(
+                match, "delete", None, None, op_error, target=match.resource_path, target_id=target_id
+            )
         return {}
 
-    def singleton(self, match: Match, body: dict[str, Any] | None = None,
-                  query: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    def singleton(
+        self, match: Match, body: dict[str, Any] | None = None, query: dict[str, list[str]] | None = None
+    ) -> dict[str, Any]:
         """A resource that is not in a collection (`.../config`): generated on first read, patchable."""
         service = match.route.service
         key = (service, match.resource_path)
@@ -872,8 +1056,11 @@ class Api:
             current = self.store.singletons.get(key)
             if current is None:
                 method = match.route.method
-                schema_name = method.response_schema if body is None else (method.request_schema or
-                                                                            method.response_schema)
+                schema_name = (
+                    method.response_schema
+                    if body is None
+                    else (method.request_schema or method.response_schema)
+                )
                 current = self._instance(match, schema_name)
                 if "name" in self.index.router(service).service.schema(schema_name).get("properties", {}):
                     current["name"] = match.resource_path
@@ -886,8 +1073,14 @@ class Api:
 
     # ----- custom methods, IAM, operations -------------------------------------------------------------
 
-    def custom(self, match: Match, spec: CollectionSpec | None, body: dict[str, Any],
-               op_error: GoogleError | None, query: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    def custom(
+        self,
+        match: Match,
+        spec: CollectionSpec | None,
+        body: dict[str, Any],
+        op_error: GoogleError | None,
+        query: dict[str, list[str]] | None = None,
+    ) -> dict[str, Any]:
         verb = match.route.template.verb or match.route.method.discovery_id.rsplit(".", 1)[-1]
         method = match.route.method
         transfer = _transfer_paths(match)
@@ -920,12 +1113,20 @@ class Api:
         if item is not None and coll is not None and spec is not None and verb in VERB_STATES:
             self._move_state(item_path, spec, coll, item_key, item, verb)
         if self._returns_operation(match):
-            return self._start_operation(match, verb, None, None, op_error, target=item_path,
-                                         target_id=item.get("id") if item else None)
+            return self._start_operation(
+                match,
+                verb,
+                None,
+                None,
+                op_error,
+                target=item_path,
+                target_id=item.get("id") if item else None,
+            )
         return self._instance(match, method.response_schema)
 
-    def _transfer(self, match: Match, source: str, target: str, keep_source: bool,
-                  op_error: GoogleError | None = None) -> dict[str, Any]:
+    def _transfer(
+        self, match: Match, source: str, target: str, keep_source: bool, op_error: GoogleError | None = None
+    ) -> dict[str, Any]:
         """Storage's `moveTo` / `copyTo` / `rewriteTo` / `renameTo`: the source item, under the target's name
         and bucket."""
         service = match.route.service
@@ -966,8 +1167,11 @@ class Api:
         method = match.route.method
         svc = self.index.router(match.route.service).service
         props = svc.schema(method.response_schema).get("properties", {})
-        keys = [k for k, p in props.items() if p.get("type") == "array" and p.get("items", {}).get("$ref")
-                == spec.item_schema]
+        keys = [
+            k
+            for k, p in props.items()
+            if p.get("type") == "array" and p.get("items", {}).get("$ref") == spec.item_schema
+        ]
         if len(keys) != 1:
             return None
         coll = self.collection(match.route.service, spec, match.collection_path)
@@ -976,12 +1180,22 @@ class Api:
             field, value = term[0], term[1].strip('"')
             terms.append((_SEARCH_FIELDS.get(field.lower(), field), value))
         with self.store.lock:
-            rows = [obj for _, obj in coll.objects()
-                    if all(str(_dotted(obj, f)).lower() == v.lower() for f, v in terms)]
+            rows = [
+                obj
+                for _, obj in coll.objects()
+                if all(str(_dotted(obj, f)).lower() == v.lower() for f, v in terms)
+            ]
         return {keys[0]: rows} if rows else {}
 
-    def _move_state(self, path: str, spec: CollectionSpec, coll: Collection, item_key: str, item: dict[str, Any],
-                    verb: str) -> None:
+    def _move_state(
+        self,
+        path: str,
+        spec: CollectionSpec,
+        coll: Collection,
+        item_key: str,
+        item: dict[str, Any],
+        verb: str,
+    ) -> None:
         props = spec.schema.get("properties", {})
         if verb in ("enable", "disable") and "disabled" in props:
             # A service account is enabled or not by a boolean, absent while false.
@@ -996,7 +1210,9 @@ class Api:
         if not enum or field not in item:
             return
         if verb == "cancel" and str(item[field]).endswith(TERMINAL):
-            raise GoogleError(400, f"Cannot cancel {path}: it is already {item[field]}.", "FAILED_PRECONDITION")
+            raise GoogleError(
+                400, f"Cannot cancel {path}: it is already {item[field]}.", "FAILED_PRECONDITION"
+            )
         target = next((v for word in VERB_STATES[verb] for v in enum if v.endswith(word)), None)
         if target is None:
             return
@@ -1011,10 +1227,15 @@ class Api:
 
     def _instance(self, match: Match, schema_name: str | None) -> dict[str, Any]:
         segs = match.segments
-        ctx = ItemContext(index=0, item_id=segs[-1], name=match.resource_path,
-                          project=segs[1] if len(segs) > 1 and segs[0] == "projects" else self.config.project,
-                          location=segs[3] if len(segs) > 3 and segs[2] in PLACES else "us-central1",
-                          singular=schema_name or "item", service=match.route.service)
+        ctx = ItemContext(
+            index=0,
+            item_id=segs[-1],
+            name=match.resource_path,
+            project=segs[1] if len(segs) > 1 and segs[0] == "projects" else self.config.project,
+            location=segs[3] if len(segs) > 3 and segs[2] in PLACES else "us-central1",
+            singular=schema_name or "item",
+            service=match.route.service,
+        )
         rng = Random(f"{self.config.seed}|{match.route.method.discovery_id}|{match.resource_path}")
         return self.generator(match.route.service).instance(schema_name, rng, ctx)
 
@@ -1054,9 +1275,13 @@ class Api:
             "version": 1,
             "bindings": [
                 {"role": "roles/owner", "members": [f"user:owner-{rng.randbytes(2).hex()}@example.com"]},
-                {"role": f"roles/{match.route.service}.viewer",
-                 "members": [f"serviceAccount:skyql-emulator@{project}.iam.gserviceaccount.com",
-                             f"group:{rng.choice(('research', 'platform', 'infra'))}@example.com"]},
+                {
+                    "role": f"roles/{match.route.service}.viewer",
+                    "members": [
+                        f"serviceAccount:skyql-emulator@{project}.iam.gserviceaccount.com",
+                        f"group:{rng.choice(('research', 'platform', 'infra'))}@example.com",
+                    ],
+                },
             ],
         }
         policy["etag"] = base64.b64encode(rng.randbytes(8)).decode()
@@ -1069,10 +1294,20 @@ class Api:
         svc = self.index.router(match.route.service).service
         return method.response_schema is not None and is_compute_operation(svc.schema(method.response_schema))
 
-    def _start_operation(self, match: Match, verb: str, result: dict[str, Any] | None, schema: str | None,
-                         op_error: GoogleError | None, target: str = "", target_id: Any = None) -> dict[str, Any]:
+    def _start_operation(
+        self,
+        match: Match,
+        verb: str,
+        result: dict[str, Any] | None,
+        schema: str | None,
+        op_error: GoogleError | None,
+        target: str = "",
+        target_id: Any = None,
+    ) -> dict[str, Any]:
         svc = self.index.router(match.route.service).service
-        if match.route.method.response_schema and is_compute_operation(svc.schema(match.route.method.response_schema)):
+        if match.route.method.response_schema and is_compute_operation(
+            svc.schema(match.route.method.response_schema)
+        ):
             return self._start_compute_operation(match, target or match.resource_path, target_id, op_error)
         segs = match.segments
         if len(segs) >= 4 and segs[0] == "projects" and segs[2] == "locations":
@@ -1090,9 +1325,13 @@ class Api:
             response = {"@type": type_url(schema), **result}
         op = Operation(
             name=name,
-            metadata={"@type": "type.googleapis.com/google.cloud.common.OperationMetadata", "createTime": now(),
-                      "target": match.resource_path, "verb": verb,
-                      "apiVersion": self.index.router(match.route.service).service.version},
+            metadata={
+                "@type": "type.googleapis.com/google.cloud.common.OperationMetadata",
+                "createTime": now(),
+                "target": match.resource_path,
+                "verb": verb,
+                "apiVersion": self.index.router(match.route.service).service.version,
+            },
             done_after=self.config.operation_polls,
             response=response,
             error=op_error.rpc_status() if op_error else None,
@@ -1101,8 +1340,9 @@ class Api:
             self.store.operations[name] = op
         return op.render()
 
-    def _start_compute_operation(self, match: Match, target: str, target_id: Any,
-                                 op_error: GoogleError | None) -> dict[str, Any]:
+    def _start_compute_operation(
+        self, match: Match, target: str, target_id: Any, op_error: GoogleError | None
+    ) -> dict[str, Any]:
         """Compute's Operation: kind compute#operation, a `status` that ends DONE, a `selfLink` to poll."""
         segs = match.segments
         service = match.route.service
@@ -1115,17 +1355,29 @@ class Api:
         name = f"operation-{number}-{hashlib.sha1(f'{self.config.seed}|{number}'.encode()).hexdigest()[:12]}"
         path = f"projects/{project}/{scope}/operations/{name}"
         fields: dict[str, Any] = {
-            "kind": "compute#operation", "id": str(number * 7919 % 10**19), "name": name,
-            "operationType": match.route.method.discovery_id.rsplit(".", 1)[-1], "targetLink": self.self_link(service, target), "status": "PENDING",
-            "user": f"skyql-emulator@{project}.iam.gserviceaccount.com", "progress": 0,
-            "insertTime": stamp, "startTime": stamp, "selfLink": self.self_link(service, path),
+            "kind": "compute#operation",
+            "id": str(number * 7919 % 10**19),
+            "name": name,
+            "operationType": match.route.method.discovery_id.rsplit(".", 1)[-1],
+            "targetLink": self.self_link(service, target),
+            "status": "PENDING",
+            "user": f"skyql-emulator@{project}.iam.gserviceaccount.com",
+            "progress": 0,
+            "insertTime": stamp,
+            "startTime": stamp,
+            "selfLink": self.self_link(service, path),
         }
         if target_id is not None:
             fields["targetId"] = str(target_id)
         if scope != "global":
             fields[scope.split("/")[0][:-1]] = self.self_link(service, f"projects/{project}/{scope}")
-        op = Operation(name=path, metadata={}, done_after=self.config.operation_polls,
-                       error=op_error.rpc_status() if op_error else None, compute=fields)
+        op = Operation(
+            name=path,
+            metadata={},
+            done_after=self.config.operation_polls,
+            error=op_error.rpc_status() if op_error else None,
+            compute=fields,
+        )
         with self.store.lock:
             self.store.operations[path] = op
         return op.render()
@@ -1187,10 +1439,21 @@ def _is_container(gen: Generator, prop: dict[str, Any]) -> bool:
 
 
 # What Google fills in when a create leaves it out (a bucket with no location is a US multi-region one).
-_CREATE_DEFAULTS = {"storage": {"location": "US", "locationType": "multi-region", "storageClass": "STANDARD",
-                                "rpo": "DEFAULT"}}
-_SEARCH_FIELDS = {"id": "projectId", "projectid": "projectId", "name": "displayName", "displayname": "displayName",
-                  "lifecyclestate": "state"}
+_CREATE_DEFAULTS = {
+    "storage": {
+        "location": "US",
+        "locationType": "multi-region",
+        "storageClass": "STANDARD",
+        "rpo": "DEFAULT",
+    }
+}
+_SEARCH_FIELDS = {
+    "id": "projectId",
+    "projectid": "projectId",
+    "name": "displayName",
+    "displayname": "displayName",
+    "lifecyclestate": "state",
+}
 
 
 def _dotted(obj: Any, path: str) -> Any:
@@ -1215,13 +1478,15 @@ def _transfer_paths(match: Match) -> tuple[str, str, bool] | None:
     a `...To` segment (storage's `b/{bucket}/o/{src}/moveTo/o/{dst}`, `.../copyTo/b/{b2}/o/{dst}`), else None."""
     if match.route.template.verb:
         return None
-    lits = match.route.template.literals[match.route.template.prefix_len:]
+    lits = match.route.template.literals[match.route.template.prefix_len :]
     segs = match.segments
-    at = next((i for i, lit in enumerate(lits) if lit and lit.endswith("To") and i >= 2 and lits[i - 1] is None),
-              None)
+    at = next(
+        (i for i, lit in enumerate(lits) if lit and lit.endswith("To") and i >= 2 and lits[i - 1] is None),
+        None,
+    )
     if at is None or len(lits) != len(segs) or lits[-1] is not None:
         return None
-    source, tail = segs[:at], segs[at + 1:]
+    source, tail = segs[:at], segs[at + 1 :]
     # `moveTo/o/{dst}` stays in the source's bucket; `copyTo/b/{b2}/o/{dst}` names its own from the root.
     target = tail if tail[0] == source[0] else source[:-2] + tail
     keep = not lits[at].startswith(("move", "rename"))
@@ -1231,8 +1496,13 @@ def _transfer_paths(match: Match) -> tuple[str, str, bool] | None:
 def _is_literal_verb(match: Match) -> bool:
     """A custom method whose verb is a literal path segment right after an item (compute's `/stop`)."""
     lits = match.route.template.literals
-    return not match.route.template.verb and len(lits) > 2 and lits[-1] is not None and lits[-2] is None \
+    return (
+        not match.route.template.verb
+        and len(lits) > 2
+        and lits[-1] is not None
+        and lits[-2] is None
         and lits[-3] is not None
+    )
 
 
 def _is_compute_wait(match: Match) -> bool:

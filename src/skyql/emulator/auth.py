@@ -177,5 +177,10 @@ class Authority:
 
 
 def _unauthenticated(reason: str) -> GoogleError:
-    return GoogleError(401, UNAUTHENTICATED, "UNAUTHENTICATED", reason=reason,
-                       headers={"WWW-Authenticate": 'Bearer realm="https://accounts.google.com/"'})
+    return GoogleError(
+        401,
+        UNAUTHENTICATED,
+        "UNAUTHENTICATED",
+        reason=reason,
+        headers={"WWW-Authenticate": 'Bearer realm="https://accounts.google.com/"'},
+    )

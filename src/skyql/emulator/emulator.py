@@ -46,7 +46,10 @@ def shared_registry() -> Registry:
 
 def _wants_gzip(headers: Headers) -> bool:
     """Google's rule (its performance guide): Accept-Encoding names gzip and the User-Agent contains it."""
-    return "gzip" in headers.get("Accept-Encoding", "").lower() and "gzip" in headers.get("User-Agent", "").lower()
+    return (
+        "gzip" in headers.get("Accept-Encoding", "").lower()
+        and "gzip" in headers.get("User-Agent", "").lower()
+    )
 
 
 class Emulator:
@@ -74,8 +77,13 @@ class Emulator:
         self.port = port
         self.require_auth = require_auth
         self.latency_ms = latency_ms
-        self.config = Config(seed=seed, rows=rows, page_size_cap=page_size_cap, operation_polls=operation_polls,
-                             prefer=tuple(prefer))
+        self.config = Config(
+            seed=seed,
+            rows=rows,
+            page_size_cap=page_size_cap,
+            operation_polls=operation_polls,
+            prefer=tuple(prefer),
+        )
         self.api = Api(registry or shared_registry(), self.config)
         self.auth = Authority(project=self.config.project, token_ttl=token_ttl)
         self.faults = Faults()
@@ -89,8 +97,12 @@ class Emulator:
         if self._server is None:
             self._server = EmulatorHTTPServer((self.host, self.port), self._process)
             self.port = self._server.server_address[1]
-            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
-                                            name=f"skyql-emulator:{self.port}", daemon=True)
+            self._thread = threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.2},
+                name=f"skyql-emulator:{self.port}",
+                daemon=True,
+            )
             self._thread.start()
         return self
 
@@ -161,18 +173,37 @@ class Emulator:
         else:
             self.api.denied.discard(project)
 
-    def inject(self, status: int | None = None, count: int = 3, match: str | None = None,
-               retry_after: float | None = 1, delay_ms: int = 0, drop: bool = False,
-               in_operation: bool = False, probability: float = 1.0, seed: int | None = None) -> None:
+    def inject(
+        self,
+        status: int | None = None,
+        count: int = 3,
+        match: str | None = None,
+        retry_after: float | None = 1,
+        delay_ms: int = 0,
+        drop: bool = False,
+        in_operation: bool = False,
+        probability: float = 1.0,
+        seed: int | None = None,
+    ) -> None:
         """Make the next `count` API requests whose path contains `match` fail, wait or lose their connection.
 
         status defaults to 429 unless only a delay or a drop is asked for; `in_operation` lets the request
         succeed and ends the Operation it starts with that error instead. With `probability` < 1 each
         matching request is hit with that chance (drawn from random.Random(seed)) until `count` were hit.
         """
-        self.faults.add(Fault(status=status, count=count, match=match, retry_after=retry_after,
-                              delay_ms=delay_ms, drop=drop, in_operation=in_operation,
-                              probability=probability, seed=seed))
+        self.faults.add(
+            Fault(
+                status=status,
+                count=count,
+                match=match,
+                retry_after=retry_after,
+                delay_ms=delay_ms,
+                drop=drop,
+                in_operation=in_operation,
+                probability=probability,
+                seed=seed,
+            )
+        )
 
     def clear_faults(self) -> None:
         self.faults.clear()
@@ -217,12 +248,19 @@ class Emulator:
             refused = _control_refusal(method, headers, self.host)
             if refused is not None:
                 return refused
-            return self._control(method, path[len(CONTROL):], parts.query, body)
+            return self._control(method, path[len(CONTROL) :], parts.query, body)
         query = parse_qs(parts.query, keep_blank_values=True)
         host = headers.get("Host")
-        entry: dict[str, Any] = {"method": method, "path": path, "query": query,
-                                 "body": _loggable(path, body), "status": None, "start": time.time(),
-                                 "end": None, "host": host}
+        entry: dict[str, Any] = {
+            "method": method,
+            "path": path,
+            "query": query,
+            "body": _loggable(path, body),
+            "status": None,
+            "start": time.time(),
+            "end": None,
+            "host": host,
+        }
         self._log.append(entry)
         try:
             reply = self._answer(method, path, query, headers, body, host)
@@ -235,15 +273,25 @@ class Emulator:
             err = GoogleError(500, f"Internal error in the emulator: {type(exc).__name__}.", "INTERNAL")
             reply = Reply(500, err.body())
         if self.gzip and not reply.drop and reply.body and _wants_gzip(headers):
-            reply = Reply(reply.status, gzip.compress(reply.body, compresslevel=1),
-                          {**reply.headers, "Content-Encoding": "gzip"})
+            reply = Reply(
+                reply.status,
+                gzip.compress(reply.body, compresslevel=1),
+                {**reply.headers, "Content-Encoding": "gzip"},
+            )
             entry["encoding"] = "gzip"
         entry["status"] = None if reply.drop else reply.status
         entry["end"] = time.time()
         return reply
 
-    def _answer(self, method: str, path: str, query: dict[str, list[str]], headers: Headers, body: bytes,
-                host: str | None) -> Reply:
+    def _answer(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        headers: Headers,
+        body: bytes,
+        host: str | None,
+    ) -> Reply:
         is_token = path == TOKEN_PATH
         fault = self.faults.take(method, path, not is_token)
         op_error = None
@@ -253,8 +301,11 @@ class Emulator:
             if fault.drop:
                 return Reply(0, b"", drop=True)
             if fault.status is not None:
-                err = GoogleError(fault.status, _fault_message(fault.status),
-                                  retry_after=fault.retry_after if fault.status in (429, 503) else None)
+                err = GoogleError(
+                    fault.status,
+                    _fault_message(fault.status),
+                    retry_after=fault.retry_after if fault.status in (429, 503) else None,
+                )
                 if not fault.in_operation:
                     raise err
                 op_error = err
@@ -311,8 +362,21 @@ class Emulator:
                 self.clear_faults()
                 return {}
             if method == "POST":
-                fields = {k: data[k] for k in ("status", "count", "match", "retry_after", "delay_ms", "drop",
-                                               "in_operation", "probability", "seed") if k in data}
+                fields = {
+                    k: data[k]
+                    for k in (
+                        "status",
+                        "count",
+                        "match",
+                        "retry_after",
+                        "delay_ms",
+                        "drop",
+                        "in_operation",
+                        "probability",
+                        "seed",
+                    )
+                    if k in data
+                }
                 self.inject(**fields)
             return {"faults": [f.as_dict() for f in self.faults.rules]}
         if what == "populate" and method == "POST":
@@ -332,11 +396,20 @@ class Emulator:
                 for key in ("operation_polls", "page_size_cap", "rows"):
                     if key in data:
                         setattr(self.config, key, int(data[key]))
-            return {"latency_ms": self.latency_ms, "token_ttl": self.token_ttl, "require_auth": self.require_auth,
-                    "seed": self.config.seed, "rows": self.config.rows, "page_size_cap": self.config.page_size_cap,
-                    "operation_polls": self.config.operation_polls}
-        raise GoogleError(404, f"Unknown control endpoint {method} {CONTROL}{what}: try health, log, faults, "
-                               "populate, add, deny, key or config.")
+            return {
+                "latency_ms": self.latency_ms,
+                "token_ttl": self.token_ttl,
+                "require_auth": self.require_auth,
+                "seed": self.config.seed,
+                "rows": self.config.rows,
+                "page_size_cap": self.config.page_size_cap,
+                "operation_polls": self.config.operation_polls,
+            }
+        raise GoogleError(
+            404,
+            f"Unknown control endpoint {method} {CONTROL}{what}: try health, log, faults, "
+            "populate, add, deny, key or config.",
+        )
 
 
 def _write_new(path: Path, data: bytes) -> None:
@@ -357,14 +430,21 @@ def _control_refusal(method: str, headers: Headers, bound: str) -> Reply | None:
     name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
     name = name.strip("[]").lower()
     if not _is_ip(name) and name not in ("localhost", "localhost.localdomain", bound.lower()):
-        err = GoogleError(403, f"Control endpoints answer requests for localhost, an IP address or {bound} only,"
-                               f" not Host {host[:100]!r}.", "PERMISSION_DENIED")
+        err = GoogleError(
+            403,
+            f"Control endpoints answer requests for localhost, an IP address or {bound} only,"
+            f" not Host {host[:100]!r}.",
+            "PERMISSION_DENIED",
+        )
         return Reply(403, err.body())
     if method == "POST":
         kind = (headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
         if kind != "application/json":
-            err = GoogleError(415, "Control requests with a body must be sent as Content-Type: application/json.",
-                              "INVALID_ARGUMENT")
+            err = GoogleError(
+                415,
+                "Control requests with a body must be sent as Content-Type: application/json.",
+                "INVALID_ARGUMENT",
+            )
             return Reply(415, err.body())
     return None
 

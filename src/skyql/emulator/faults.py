@@ -34,9 +34,17 @@ class Fault:
         return self.match in path
 
     def as_dict(self) -> dict[str, object]:
-        return {"status": self.status, "count": self.count, "match": self.match, "retry_after": self.retry_after,
-                "delay_ms": self.delay_ms, "drop": self.drop, "in_operation": self.in_operation,
-                "probability": self.probability, "seed": self.seed}
+        return {
+            "status": self.status,
+            "count": self.count,
+            "match": self.match,
+            "retry_after": self.retry_after,
+            "delay_ms": self.delay_ms,
+            "drop": self.drop,
+            "in_operation": self.in_operation,
+            "probability": self.probability,
+            "seed": self.seed,
+        }
 
 
 @dataclass

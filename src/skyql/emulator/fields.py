@@ -28,8 +28,9 @@ def parse_fields(expr: str) -> FieldTree:
     """Parse the `fields` system parameter: `nextPageToken,jobs(jobId,state),a/b`."""
     tree, pos = _parse_list(expr.replace(" ", ""), 0)
     if pos != len(expr.replace(" ", "")):
-        raise bad_request(f"Invalid field selection {expr!r}: unexpected {expr.replace(' ', '')[pos]!r}.",
-                          field="fields")
+        raise bad_request(
+            f"Invalid field selection {expr!r}: unexpected {expr.replace(' ', '')[pos]!r}.", field="fields"
+        )
     return tree
 
 
@@ -40,8 +41,9 @@ def _parse_list(s: str, pos: int) -> tuple[FieldTree, int]:
         while True:
             m = _NAME.match(s, pos)
             if m is None:
-                raise bad_request(f"Invalid field selection {s!r}: a field name is missing at {pos}.",
-                                  field="fields")
+                raise bad_request(
+                    f"Invalid field selection {s!r}: a field name is missing at {pos}.", field="fields"
+                )
             parts += [p for p in m.group(0).split(".") if p]
             pos = m.end()
             if pos < len(s) and s[pos] == "/":
@@ -195,7 +197,9 @@ def validate_body(service: Service, schema: dict[str, Any], body: Any, where: st
     schema = service.resolve(schema)
     if "enum" in schema:
         if not isinstance(body, str) or body not in schema["enum"]:
-            raise bad_request(f"Invalid value at '{where}', {body!r}: not one of the enum values.", field=where)
+            raise bad_request(
+                f"Invalid value at '{where}', {body!r}: not one of the enum values.", field=where
+            )
         return body
     kind = schema.get("type")
     if "properties" in schema or (kind == "object" and "additionalProperties" not in schema):
@@ -209,33 +213,42 @@ def validate_body(service: Service, schema: dict[str, Any], body: Any, where: st
             name = key if key in props else camel(key)
             if name not in props:
                 raise bad_request(
-                    f'Invalid JSON payload received. Unknown name "{key}" at \'{where}\': Cannot find field.',
+                    f"Invalid JSON payload received. Unknown name \"{key}\" at '{where}': Cannot find field.",
                     field=f"{where}.{key}",
                 )
-            out[name] = None if value is None else validate_body(service, props[name], value, f"{where}.{name}")
+            out[name] = (
+                None if value is None else validate_body(service, props[name], value, f"{where}.{name}")
+            )
         return out
     if "additionalProperties" in schema:
         if not isinstance(body, dict):
             raise bad_request(f"Invalid value at '{where}': expected a map.", field=where)
-        return {k: validate_body(service, schema["additionalProperties"], v, f"{where}[{k}]")
-                for k, v in body.items()}
+        return {
+            k: validate_body(service, schema["additionalProperties"], v, f"{where}[{k}]")
+            for k, v in body.items()
+        }
     if kind == "array":
         if not isinstance(body, list):
             raise bad_request(f"Invalid value at '{where}': expected a list.", field=where)
-        return [validate_body(service, schema.get("items", {}), v, f"{where}[{i}]") for i, v in enumerate(body)]
+        return [
+            validate_body(service, schema.get("items", {}), v, f"{where}[{i}]") for i, v in enumerate(body)
+        ]
     if kind == "string":
         if schema.get("format") in ("int64", "uint64", "int32", "uint32"):
             ok = (isinstance(body, int) and not isinstance(body, bool)) or (
-                isinstance(body, str) and _INT_STRING.fullmatch(body))
+                isinstance(body, str) and _INT_STRING.fullmatch(body)
+            )
         elif schema.get("format") in ("double", "float"):
             ok = isinstance(body, (int, float, str)) and not isinstance(body, bool)
         else:
             ok = isinstance(body, str)
         if not ok:
-            raise bad_request(f"Invalid value at '{where}' ({schema.get('format', 'string')}), {body!r}",
-                              field=where)
+            raise bad_request(
+                f"Invalid value at '{where}' ({schema.get('format', 'string')}), {body!r}", field=where
+            )
     elif kind == "integer" and not (
-        (isinstance(body, int) and not isinstance(body, bool)) or (isinstance(body, str) and _INT_STRING.fullmatch(body))
+        (isinstance(body, int) and not isinstance(body, bool))
+        or (isinstance(body, str) and _INT_STRING.fullmatch(body))
     ):
         raise bad_request(f"Invalid value at '{where}' (integer), {body!r}", field=where)
     elif kind == "number" and (isinstance(body, bool) or not isinstance(body, (int, float, str))):

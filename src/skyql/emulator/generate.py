@@ -69,8 +69,15 @@ class Generator:
         self.service = service
         self._keys: dict[tuple[int, int], list[str]] = {}
 
-    def item(self, schema: dict[str, Any], rng: Random, ctx: ItemContext, *, full_names: bool = True,
-             id_field: str | None = None) -> dict[str, Any]:
+    def item(
+        self,
+        schema: dict[str, Any],
+        rng: Random,
+        ctx: ItemContext,
+        *,
+        full_names: bool = True,
+        id_field: str | None = None,
+    ) -> dict[str, Any]:
         """A top-level item: identity fields from `ctx`, the rest generated."""
         ctx.created = ANCHOR - timedelta(seconds=rng.randint(3600, 365 * 86400))
         props = schema.get("properties", {})
@@ -83,7 +90,13 @@ class Generator:
                 out[key] = ctx.name if full_names else ctx.item_id
             elif key == id_field:
                 out[key] = ctx.item_id
-            elif key in ("error", "errorMessage") and not (ctx.state and "FAIL" in ctx.state) or key == "endTime" and ctx.state is not None and not ctx.state.endswith(TERMINAL):
+            elif (
+                key in ("error", "errorMessage")
+                and not (ctx.state and "FAIL" in ctx.state)
+                or key == "endTime"
+                and ctx.state is not None
+                and not ctx.state.endswith(TERMINAL)
+            ):
                 continue
             else:
                 out[key] = self.value(key, prop, rng, ctx, 0)
@@ -114,8 +127,12 @@ class Generator:
                 nested = [k for k, p in resolved.items() if _is_container(p)]
                 candidates = scalars + (nested if depth < MAX_DEPTH else [])
                 # Of the few fields kept, the ones users query first: Required ones, then id and state.
-                kept = set(sorted(candidates, key=lambda k: (not description_says_required(props[k]),
-                                                             k not in KEY_FIELDS))[:NESTED_PROPS])
+                kept = set(
+                    sorted(
+                        candidates,
+                        key=lambda k: (not description_says_required(props[k]), k not in KEY_FIELDS),
+                    )[:NESTED_PROPS]
+                )
                 keys = [k for k in candidates if k in kept]
             self._keys[(id(schema), depth)] = keys
         for key in keys:
@@ -243,7 +260,9 @@ class Generator:
         if low == "description":
             return f"Generated {word} {ctx.index}"
         if low.endswith("kmskeyname"):
-            return f"projects/{ctx.project}/locations/{ctx.location}/keyRings/ring/cryptoKeys/key-{_hex(rng, 4)}"
+            return (
+                f"projects/{ctx.project}/locations/{ctx.location}/keyRings/ring/cryptoKeys/key-{_hex(rng, 4)}"
+            )
         if low.endswith("version"):
             return f"{rng.randint(1, 3)}.{rng.randint(0, 20)}"
         return f"{snake_case(key).replace('_', '-')}-{_hex(rng, 6)}"

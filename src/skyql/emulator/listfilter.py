@@ -11,7 +11,9 @@ from skyql.emulator.fields import camel
 from skyql.emulator.status import bad_request
 
 Predicate = Callable[[dict[str, Any]], bool]
-_TOKEN = re.compile(r'\s*(?:(?P<str>"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\')|(?P<op><=|>=|!=|[=<>:()])|(?P<word>[^\s=<>:()!"\']+))')
+_TOKEN = re.compile(
+    r'\s*(?:(?P<str>"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\')|(?P<op><=|>=|!=|[=<>:()])|(?P<word>[^\s=<>:()!"\']+))'
+)
 _OPS = ("=", "!=", "<", "<=", ">", ">=", ":")
 
 

@@ -21,8 +21,9 @@ _RESOURCE_SUFFIX = re.compile(r"(_iam_policies)?(_\d+)?$")
 class ServiceIndex:
     """Routers per service (built lazily), and the cross-service lookup that picks one for a path."""
 
-    def __init__(self, registry: Registry, provider: str = "google",
-                 prefer: Sequence[str] = ("aiplatform", "ml")) -> None:
+    def __init__(
+        self, registry: Registry, provider: str = "google", prefer: Sequence[str] = ("aiplatform", "ml")
+    ) -> None:
         self.provider = registry.provider(provider)
         self.prefer = list(prefer)
         # Routes depend on the provider alone: emulators over one registry share them (tests start many).
@@ -58,8 +59,8 @@ class ServiceIndex:
         if label in names:
             return label
         for i, ch in enumerate(label):
-            if ch == "-" and label[i + 1:] in names:
-                return label[i + 1:]
+            if ch == "-" and label[i + 1 :] in names:
+                return label[i + 1 :]
         return None
 
     def resolve(
@@ -97,8 +98,9 @@ class ServiceIndex:
         self._resolved[(http, path)] = [m.route.service for m in matches]
         return self._choose(matches, holds_data), []
 
-    def _quick(self, candidates: list[str], http: str, path: str,
-               holds_data: Callable[[Match], bool]) -> Match | None:
+    def _quick(
+        self, candidates: list[str], http: str, path: str, holds_data: Callable[[Match], bool]
+    ) -> Match | None:
         """The choice `_choose` would make, found without loading every candidate service when possible.
 
         A service holding data has been loaded already, so the loaded ones decide the first rule; with no
@@ -145,7 +147,8 @@ class ServiceIndex:
                 continue
             if token not in self._by_token:
                 self._by_token[token] = [
-                    s["name"] for s in self.provider.index["services"]
+                    s["name"]
+                    for s in self.provider.index["services"]
                     if any(_names_collection(r, token) for r in s["resources"])
                 ]
             for name in self._by_token[token]:

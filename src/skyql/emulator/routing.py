@@ -42,7 +42,7 @@ class Template:
     @property
     def collection_key(self) -> str:
         """`projects/{}/locations/{}/hyperparameterTuningJobs`: the collection this template addresses."""
-        lits = self.literals[self.prefix_len:]
+        lits = self.literals[self.prefix_len :]
         if self.is_instance:
             lits = lits[:-1]
         return "/".join("{}" if lit is None else lit for lit in lits)
@@ -120,7 +120,9 @@ class Route:
     service: str
     method: Method
     template: Template
-    action: str  # list, get, create, create_at, delete, patch, update, custom, singleton_get, singleton_update
+    action: (
+        str  # list, get, create, create_at, delete, patch, update, custom, singleton_get, singleton_update
+    )
 
 
 @dataclass
@@ -226,14 +228,26 @@ class ServiceRouter:
         if spec.create is not None:
             # Only the parameter the registry knows names the new object: a create that takes another
             # resource's id (androidmanagement's projectId) makes a new object each time, as Google's does.
-            spec.id_param = next((name for where, name in spec.create.idempotency_keys
-                                  if where == "query" and name != "requestId"), None)
+            spec.id_param = next(
+                (
+                    name
+                    for where, name in spec.create.idempotency_keys
+                    if where == "query" and name != "requestId"
+                ),
+                None,
+            )
         if f"{spec.singular}Id" in props:
             spec.id_field = f"{spec.singular}Id"
         elif spec.get is None and spec.create is None:
             spec.full_names = "name" in props
-        spec.name_keyed = (spec.get is not None and not spec.full_names and "name" in props
-                           and spec.id_param is None and spec.id_field is None and not spec.is_operations)
+        spec.name_keyed = (
+            spec.get is not None
+            and not spec.full_names
+            and "name" in props
+            and spec.id_param is None
+            and spec.id_field is None
+            and not spec.is_operations
+        )
         if spec.list is not None and "{}" not in spec.key:
             owner = spec.list.param("project")
             if owner is not None and owner.location == "query" and owner.required:
@@ -250,7 +264,7 @@ class ServiceRouter:
             if m is None:
                 continue
             values = {name: unquote(v) for name, v in zip(route.template.names, m.groups(), strict=True)}
-            segs = path.split("/")[route.template.prefix_len:]
+            segs = path.split("/")[route.template.prefix_len :]
             if route.template.verb:
                 segs[-1] = segs[-1].rsplit(":", 1)[0]
             return Match(route, values, [unquote(s) for s in segs])
@@ -259,8 +273,15 @@ class ServiceRouter:
     def verbs_for(self, path: str) -> list[str]:
         """The HTTP verbs some route of this service answers on `path` (for a helpful 404)."""
         nsegs = path.count("/") + 1
-        return sorted({http for (http, n), routes in self.routes.items() if n == nsegs
-                       for r in routes if r.template.regex.fullmatch(path)})
+        return sorted(
+            {
+                http
+                for (http, n), routes in self.routes.items()
+                if n == nsegs
+                for r in routes
+                if r.template.regex.fullmatch(path)
+            }
+        )
 
     def collection_for(self, path: str) -> CollectionSpec | None:
         """The collection spec whose key matches a concrete collection path (`projects/p/jobs`)."""

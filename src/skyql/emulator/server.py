@@ -101,7 +101,9 @@ class Handler(socketserver.StreamRequestHandler):
         try:
             method, target, keep_alive, headers = self._head(line)
             if method not in METHODS:
-                raise BadRequest(501, f"HTTP method {method} is not supported: use GET, POST, PUT, PATCH or DELETE.")
+                raise BadRequest(
+                    501, f"HTTP method {method} is not supported: use GET, POST, PUT, PATCH or DELETE."
+                )
             if headers.get("expect", "").lower() == "100-continue":
                 self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             body = self._body(headers)

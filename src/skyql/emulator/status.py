@@ -94,8 +94,9 @@ class GoogleError(Exception):
         self.service = service
         self.headers = dict(headers or {})
         if retry_after is not None:
-            self.headers.setdefault("Retry-After", str(int(retry_after) if retry_after == int(retry_after)
-                                                        else retry_after))
+            self.headers.setdefault(
+                "Retry-After", str(int(retry_after) if retry_after == int(retry_after) else retry_after)
+            )
 
     def details(self) -> list[dict[str, Any]]:
         info: dict[str, Any] = {
@@ -107,17 +108,27 @@ class GoogleError(Exception):
             info["metadata"] = {"service": f"{self.service}.googleapis.com"}
         out = [info]
         if self.field:
-            out.append({
-                "@type": "type.googleapis.com/google.rpc.BadRequest",
-                "fieldViolations": [{"field": self.field, "description": self.message}],
-            })
+            out.append(
+                {
+                    "@type": "type.googleapis.com/google.rpc.BadRequest",
+                    "fieldViolations": [{"field": self.field, "description": self.message}],
+                }
+            )
         if self.retry_after is not None:
-            out.append({"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{self.retry_after}s"})
+            out.append(
+                {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{self.retry_after}s"}
+            )
         return out
 
     def as_dict(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message, "status": self.status,
-                          "details": self.details()}}
+        return {
+            "error": {
+                "code": self.code,
+                "message": self.message,
+                "status": self.status,
+                "details": self.details(),
+            }
+        }
 
     def rpc_status(self) -> dict[str, Any]:
         """The google.rpc.Status an Operation carries in its `error` field."""

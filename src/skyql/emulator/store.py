@@ -120,8 +120,11 @@ class Operation:
         if self.error is not None:
             out["error"] = self.error
         else:
-            out["response"] = self.response if self.response is not None else {
-                "@type": "type.googleapis.com/google.protobuf.Empty"}
+            out["response"] = (
+                self.response
+                if self.response is not None
+                else {"@type": "type.googleapis.com/google.protobuf.Empty"}
+            )
         return out
 
     def _render_compute(self) -> dict[str, Any]:
@@ -132,15 +135,29 @@ class Operation:
         out.update(status="DONE", progress=100, endTime=out.get("startTime", ""))
         if self.error is not None:
             # Compute reports errors as a list of {code, message}, with the HTTP status beside it.
-            out["error"] = {"errors": [{"code": _COMPUTE_CODES.get(self.error.get("code", 2), "INTERNAL_ERROR"),
-                                        "message": self.error.get("message", "")}]}
+            out["error"] = {
+                "errors": [
+                    {
+                        "code": _COMPUTE_CODES.get(self.error.get("code", 2), "INTERNAL_ERROR"),
+                        "message": self.error.get("message", ""),
+                    }
+                ]
+            }
             out["httpErrorStatusCode"] = _HTTP_CODES.get(self.error.get("code", 2), 500)
         return out
 
 
 # google.rpc codes -> compute's error codes and HTTP statuses, for the few an operation ends with.
-_COMPUTE_CODES = {1: "CANCELLED", 3: "INVALID_ARGUMENT", 5: "RESOURCE_NOT_FOUND", 6: "ALREADY_EXISTS",
-                  7: "PERMISSION_DENIED", 8: "QUOTA_EXCEEDED", 9: "CONDITION_NOT_MET", 14: "SERVICE_UNAVAILABLE"}
+_COMPUTE_CODES = {
+    1: "CANCELLED",
+    3: "INVALID_ARGUMENT",
+    5: "RESOURCE_NOT_FOUND",
+    6: "ALREADY_EXISTS",
+    7: "PERMISSION_DENIED",
+    8: "QUOTA_EXCEEDED",
+    9: "CONDITION_NOT_MET",
+    14: "SERVICE_UNAVAILABLE",
+}
 _HTTP_CODES = {1: 499, 3: 400, 5: 404, 6: 409, 7: 403, 8: 429, 9: 412, 13: 500, 14: 503}
 
 
@@ -167,8 +184,10 @@ class Store:
     def holds_under(self, service: str, prefix: str) -> bool:
         """Whether `service` holds any collection at or below the resource path `prefix`."""
         below = prefix + "/"
-        return any(s == service and len(c) and (p == prefix or p.startswith(below))
-                   for (s, p), c in self.collections.items())
+        return any(
+            s == service and len(c) and (p == prefix or p.startswith(below))
+            for (s, p), c in self.collections.items()
+        )
 
     def drop_below(self, service: str, name: str) -> None:
         """Forget the child collections of a deleted resource."""

@@ -88,13 +88,17 @@ class TableSpec:
         unnest_params = "".join(f", unnest(${i + 3}) AS {v}" for i, v in enumerate(pvars))
         carried = "".join(f", {v}" for v in pvars[: len(self.params)])
         carried_all = "".join(f", {v}" for v in pvars)
-        values = "r" if self.schemaless else ", ".join(
-            f"coalesce(TRY_CAST({override[n]} AS {types[n]}), r.{quote(n)})" if n in override else f"r.{quote(n)}"
-            for n, _ in self.columns
+        values = (
+            "r"
+            if self.schemaless
+            else ", ".join(
+                f"coalesce(TRY_CAST({override[n]} AS {types[n]}), r.{quote(n)})"
+                if n in override
+                else f"r.{quote(n)}"
+                for n, _ in self.columns
+            )
         )
-        pages = (
-            f"SELECT decode(x) AS d, i{carried_all} FROM (SELECT unnest($1) AS x, unnest($2) AS i{unnest_params})"
-        )
+        pages = f"SELECT decode(x) AS d, i{carried_all} FROM (SELECT unnest($1) AS x, unnest($2) AS i{unnest_params})"
         not_object = f"error('{_ERROR_TAG}' || i || ':the response is ' || {_kind('json_type(d)')} || ', not an object')"
         if object_key is None:
             rows = f"SELECT json_transform(d, {literal(json.dumps(self.row_type()))}) AS r, d, i{carried_all} FROM ({pages})"
@@ -230,10 +234,12 @@ def _api_error(page: _Page, err: duckdb.Error) -> ApiError:
     """Why one page cannot be loaded, as an ApiError the caller can add context to."""
     reason = _reason(str(err))
     origin = ", ".join(
-        part for part in (
+        part
+        for part in (
             f"HTTP {page.status}" if page.status is not None else "",
             f"page {page.number}" if page.number is not None else "",
-        ) if part
+        )
+        if part
     )
     if reason.startswith("malformed JSON"):
         # Say what the body is instead of echoing it (the page's content stays out of messages).

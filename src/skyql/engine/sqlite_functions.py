@@ -71,8 +71,13 @@ NAMES = ("sqlite_text", "sqlite_real", "sqlite_int", "sqlite_json_equal")
 def register(conn: duckdb.DuckDBPyConnection) -> None:
     """Define sqlite_text, sqlite_real and sqlite_int(name, args VARCHAR[]), and sqlite_json_equal."""
     lite = _Sqlite()
-    conn.create_function("sqlite_json_equal", json_equal, [VARCHAR, VARCHAR], BOOLEAN,
-                         null_handling=FunctionNullHandling.SPECIAL)
+    conn.create_function(
+        "sqlite_json_equal",
+        json_equal,
+        [VARCHAR, VARCHAR],
+        BOOLEAN,
+        null_handling=FunctionNullHandling.SPECIAL,
+    )
 
     def typed(cast: Callable[[Any], Any]) -> Callable[[str, list[str | None]], Any]:
         def fn(name: str, args: list[str | None]) -> Any:
@@ -81,10 +86,16 @@ def register(conn: duckdb.DuckDBPyConnection) -> None:
 
         return fn
 
-    for udf, cast, result in (("sqlite_text", str, VARCHAR), ("sqlite_real", float, DOUBLE),
-                              ("sqlite_int", int, BIGINT)):
+    for udf, cast, result in (
+        ("sqlite_text", str, VARCHAR),
+        ("sqlite_real", float, DOUBLE),
+        ("sqlite_int", int, BIGINT),
+    ):
         conn.create_function(
-            udf, typed(cast), [VARCHAR, duckdb.list_type(VARCHAR)], result,
+            udf,
+            typed(cast),
+            [VARCHAR, duckdb.list_type(VARCHAR)],
+            result,
             # NULL arguments mean something to printf ('%s' of NULL is ''); SQLite decides.
             null_handling=FunctionNullHandling.SPECIAL,
         )

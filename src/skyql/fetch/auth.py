@@ -29,7 +29,9 @@ log = logging.getLogger("skyql.fetch.auth")
 
 
 def load_credentials(
-    auth: dict[str, Any] | str | None, env: Mapping[str, str] = os.environ, cache: TokenCache | None = None,
+    auth: dict[str, Any] | str | None,
+    env: Mapping[str, str] = os.environ,
+    cache: TokenCache | None = None,
 ) -> Credentials | None:
     """Credentials from `--auth` JSON, else GOOGLE_CREDENTIALS, else ADC; None when there are none.
 
@@ -146,10 +148,16 @@ def _check_token_uri(info: dict[str, Any], source: str) -> None:
         if url is None:
             continue
         parts = urlsplit(url) if isinstance(url, str) else None
-        if parts is None or not parts.hostname or not (
-            parts.scheme == "https" or (parts.scheme == "http" and is_loopback(parts.hostname))
+        if (
+            parts is None
+            or not parts.hostname
+            or not (parts.scheme == "https" or (parts.scheme == "http" and is_loopback(parts.hostname)))
         ):
-            shown = f"{parts.scheme}://{parts.hostname}" if parts is not None and parts.hostname else repr(url)[:80]
+            shown = (
+                f"{parts.scheme}://{parts.hostname}"
+                if parts is not None and parts.hostname
+                else repr(url)[:80]
+            )
             raise ConfigError(
                 f"{source} has a {field} skyql will not send credentials to ({shown}): it must be an https URL,"
                 " or http to a loopback address (an emulator)"
@@ -295,8 +303,14 @@ class TokenSource:
                 raise ApiError(
                     f"cannot reach the token endpoint to get an access token ({_safe_reason(exc)})"
                 ) from None
-            except (google.auth.exceptions.GoogleAuthError, ValueError, TypeError, KeyError, AttributeError,
-                    OSError) as exc:
+            except (
+                google.auth.exceptions.GoogleAuthError,
+                ValueError,
+                TypeError,
+                KeyError,
+                AttributeError,
+                OSError,
+            ) as exc:
                 # External account keys get a token from a file, a URL or a program first: that can fail too.
                 raise ConfigError(
                     f"cannot get an access token with these credentials ({_safe_reason(exc)}); fix the key file"

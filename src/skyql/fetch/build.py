@@ -87,7 +87,8 @@ def _repeatable(method: Method, query: list[tuple[str, str]], body: Any) -> bool
     sent = {name for name, value in query if value}
     in_body = body if isinstance(body, dict) else {}
     return any(
-        name in sent if where == "query" else bool(in_body.get(name)) for where, name in method.idempotency_keys
+        name in sent if where == "query" else bool(in_body.get(name))
+        for where, name in method.idempotency_keys
     )
 
 
@@ -142,8 +143,12 @@ def aggregated_rows(body: bytes, scoped_key: str) -> bytes:
     """
     page = json.loads(body) if body.strip() else {}
     scopes = page.get("items") if isinstance(page, dict) else None
-    rows = [row for entry in (scopes or {}).values() if isinstance(entry, dict)
-            for row in entry.get(scoped_key) or []]
+    rows = [
+        row
+        for entry in (scopes or {}).values()
+        if isinstance(entry, dict)
+        for row in entry.get(scoped_key) or []
+    ]
     return json.dumps({scoped_key: rows}, separators=(",", ":")).encode()
 
 

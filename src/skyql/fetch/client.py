@@ -105,8 +105,11 @@ class Fetcher:
         headers = default_headers()
         self._owns_wire = wire is None
         if wire is None:
-            wire = AiohttpWire(headers) if transport is None else HttpxWire(
-                transport, headers, keepalive=max(options.concurrency, 1))
+            wire = (
+                AiohttpWire(headers)
+                if transport is None
+                else HttpxWire(transport, headers, keepalive=max(options.concurrency, 1))
+            )
         self._wire: Wire = wire
         # google-auth refreshes tokens synchronously; a mock transport that speaks both sides serves it too.
         # The client is made on the first refresh: with a cached token there is none.
@@ -400,8 +403,14 @@ class Fetcher:
         async with asyncio.timeout(remaining), budget.slot(host) as epoch:
             # A silent host must not eat the whole deadline before the first retry.
             response = await self._wire.send(
-                request.method, request.url, request.query, headers, request.body,
-                timeout=patience, connect=min(patience, CONNECT_TIMEOUT), limit=self.options.max_response_bytes,
+                request.method,
+                request.url,
+                request.query,
+                headers,
+                request.body,
+                timeout=patience,
+                connect=min(patience, CONNECT_TIMEOUT),
+                limit=self.options.max_response_bytes,
             )
         return response, epoch
 
@@ -475,7 +484,9 @@ def _check_options(options: FetchOptions, credentials: Credentials | None) -> No
         # nan compares false with everything: it would pass a plain `<= 0` test and never time out.
         raise ConfigError(f"timeout must be a number of seconds more than 0, got {options.timeout!r}")
     if options.max_response_bytes < 1:
-        raise ConfigError(f"the response size limit must be more than 0, got {options.max_response_bytes} bytes")
+        raise ConfigError(
+            f"the response size limit must be more than 0, got {options.max_response_bytes} bytes"
+        )
     if options.poll_interval <= 0:
         raise ConfigError(f"poll_interval must be more than 0 seconds, got {options.poll_interval:g}")
     if options.endpoint:

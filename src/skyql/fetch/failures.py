@@ -105,7 +105,9 @@ def snippet(body: bytes, limit: int = 200) -> str:
 def unreachable(request: Request, exc: TransportError) -> ApiError:
     """The endpoint did not answer (refused, unknown host, dropped connection): name it."""
     reason = str(exc) or exc.kind
-    what = {CONNECT: "is unreachable", TIMEOUT: "did not answer in time"}.get(exc.kind, "dropped the connection")
+    what = {CONNECT: "is unreachable", TIMEOUT: "did not answer in time"}.get(
+        exc.kind, "dropped the connection"
+    )
     return ApiError(
         f"{where(request)}: the endpoint {origin(request.url)} {what} ({reason}); check the endpoint and the network",
         resource=request.resource,

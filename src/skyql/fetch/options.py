@@ -16,7 +16,9 @@ class FetchOptions:
     endpoint: str | None = None  # google override URL (the emulator, a proxy); None = Google's endpoints
     insecure: bool = False  # allow sending credentials over plain http to a non-loopback host
     allow_partial: bool = False  # a failed partition becomes a warning instead of failing the statement
-    poll_interval: float = 0.5  # first wait before re-reading a long-running operation (then 1.5x, up to 10 s)
+    poll_interval: float = (
+        0.5  # first wait before re-reading a long-running operation (then 1.5x, up to 10 s)
+    )
     # Largest answer read, in bytes once decompressed: a small gzip body can expand to gigabytes.
     max_response_bytes: int = 128 * 2**20
     # Progress observer: on_event(kind, **info) for "request", "response" and "retry" (the shell's live line).

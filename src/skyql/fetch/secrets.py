@@ -38,8 +38,12 @@ def is_secret(name: str, parent: str | None = None) -> bool:
 def masked(body: Any, parent: str | None = None) -> Any:
     """`body` (a JSON-able value) with the value of every secret field replaced by [redacted]."""
     if isinstance(body, dict):
-        return {k: MASK if isinstance(k, str) and is_secret(k, parent) and v not in (None, "")
-                else masked(v, k if isinstance(k, str) else None) for k, v in body.items()}
+        return {
+            k: MASK
+            if isinstance(k, str) and is_secret(k, parent) and v not in (None, "")
+            else masked(v, k if isinstance(k, str) else None)
+            for k, v in body.items()
+        }
     if isinstance(body, list | tuple):
         return [masked(v, parent) for v in body]
     return body

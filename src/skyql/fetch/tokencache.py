@@ -118,7 +118,10 @@ class CachedKeyCredentials:
     """
 
     def __init__(
-        self, info: Mapping[str, Any], scopes: tuple[str, ...], cache: TokenCache,
+        self,
+        info: Mapping[str, Any],
+        scopes: tuple[str, ...],
+        cache: TokenCache,
         make: Callable[[], Any],
     ) -> None:
         self.service_account_email = str(info.get("client_email") or "")

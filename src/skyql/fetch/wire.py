@@ -126,8 +126,13 @@ class AiohttpWire:
         # just closed could not safely be sent again.
         connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=15)
         # trust_env=False: proxies are chosen per host below, so that loopback never goes through one.
-        return aiohttp.ClientSession(connector=connector, headers=self._headers, trust_env=False,
-                                     auto_decompress=True, skip_auto_headers=("Content-Type",))
+        return aiohttp.ClientSession(
+            connector=connector,
+            headers=self._headers,
+            trust_env=False,
+            auto_decompress=True,
+            skip_auto_headers=("Content-Type",),
+        )
 
     async def send(
         self,
@@ -152,8 +157,13 @@ class AiohttpWire:
         try:
             # encoded=True: build_request already percent-encoded each path segment; requoting would undo it.
             async with self._session.request(
-                method, yarl.URL(url, encoded=True), headers=sent_headers, data=data, timeout=limits,
-                proxy=proxy_for(url, self._proxies), allow_redirects=False,
+                method,
+                yarl.URL(url, encoded=True),
+                headers=sent_headers,
+                data=data,
+                timeout=limits,
+                proxy=proxy_for(url, self._proxies),
+                allow_redirects=False,
                 ssl=tls_context() if url.startswith("https:") else True,
             ) as response:
                 content = await _read_capped(response, limit)
@@ -176,7 +186,9 @@ class AiohttpWire:
 class HttpxWire:
     """An injected httpx transport, through an httpx.AsyncClient."""
 
-    def __init__(self, transport: httpx.AsyncBaseTransport, headers: Mapping[str, str], keepalive: int) -> None:
+    def __init__(
+        self, transport: httpx.AsyncBaseTransport, headers: Mapping[str, str], keepalive: int
+    ) -> None:
         import httpx
 
         self._client = httpx.AsyncClient(
@@ -203,7 +215,11 @@ class HttpxWire:
         data, sent_headers = encode_body(body, headers)
         try:
             request = self._client.build_request(
-                method, url, params=list(query) if query else None, content=data, headers=sent_headers,
+                method,
+                url,
+                params=list(query) if query else None,
+                content=data,
+                headers=sent_headers,
                 timeout=httpx.Timeout(timeout, connect=connect),
             )
             response = await self._client.send(request, stream=True)
@@ -244,8 +260,9 @@ def sync_client(transport: httpx.BaseTransport | None, headers: Mapping[str, str
     """The blocking client google-auth refreshes tokens with (a token endpoint is one call an hour)."""
     import httpx
 
-    return httpx.Client(transport=transport, headers=dict(headers), mounts=dict.fromkeys(_NO_PROXY),
-                        verify=tls_context())
+    return httpx.Client(
+        transport=transport, headers=dict(headers), mounts=dict.fromkeys(_NO_PROXY), verify=tls_context()
+    )
 
 
 def proxy_for(url: str, proxies: Mapping[str, str]) -> str | None:

@@ -86,7 +86,9 @@ class ColumnUsage:
     def _star(self, scope: Scope, table: str) -> None:
         sources = self.resolver.sources(scope)
         # The right side of a SEMI or ANTI join only filters: a `*` does not read its columns.
-        names = [table] if table in sources else [s for s in sources if s not in scope.semi_or_anti_join_tables]
+        names = (
+            [table] if table in sources else [s for s in sources if s not in scope.semi_or_anti_join_tables]
+        )
         for name in names:
             self.usage[(id(scope), name)].stars.append(scope)
 

@@ -18,10 +18,22 @@ from skyql.sql import sqlite
 
 # Nodes whose value may differ between the query that picks parameter values and the final one.
 _VOLATILE = (exp.Rand, exp.Uuid, exp.CurrentTimestamp, exp.CurrentDate, exp.CurrentTime, exp.CurrentDatetime)
-_VOLATILE_NAMES = frozenset({
-    "now", "get_current_timestamp", "current_localtimestamp", "current_localtime", "random", "gen_random_uuid",
-    "uuid", "nextval", "currval", "setseed", "transaction_timestamp", "get_current_time",
-})
+_VOLATILE_NAMES = frozenset(
+    {
+        "now",
+        "get_current_timestamp",
+        "current_localtimestamp",
+        "current_localtime",
+        "random",
+        "gen_random_uuid",
+        "uuid",
+        "nextval",
+        "currval",
+        "setseed",
+        "transaction_timestamp",
+        "get_current_time",
+    }
+)
 # 'now' and friends as SQLite time-function arguments: datetime('now', '-7 days').
 _VOLATILE_STRINGS = frozenset({"now", "localtime"})
 _NOT_ROW_WISE = (exp.Query, exp.Subquery, exp.Exists, exp.AggFunc, exp.Window, exp.Placeholder, exp.Parameter)

@@ -74,8 +74,10 @@ def unusable(node: exp.Expression) -> str | None:
     elif isinstance(node, exp.HexString):
         what = "is bytes; API parameters are text: pass a str (e.g. value.decode())"
     elif isinstance(node, exp.TimeStrToTime):
-        what = ("is a datetime without a time zone, which names no instant; pass an aware one"
-                " (tzinfo=datetime.timezone.utc): it is sent as RFC 3339 text, e.g. 2024-01-02T03:04:05Z")
+        what = (
+            "is a datetime without a time zone, which names no instant; pass an aware one"
+            " (tzinfo=datetime.timezone.utc): it is sent as RFC 3339 text, e.g. 2024-01-02T03:04:05Z"
+        )
     else:
         what = "is not a value an API parameter can take; pass a str or a number"
     return f"parameter {position} {what}"

@@ -55,25 +55,37 @@ def _rank(method: Method, given: Mapping[str, list[Any]], methods: list[Method])
 
 def _missing_message(ref: Ref, methods: list[Method], given: Mapping[str, list[Any]]) -> str:
     prefix = f"{ref.table.alias}." if ref.table.alias else ""
-    return missing_message(ref.resource.id, methods, given, lambda p: f"{prefix}{p} = '...'",
-                           f"or {prefix}{{}} IN ('...', '...') to read several")
+    return missing_message(
+        ref.resource.id,
+        methods,
+        given,
+        lambda p: f"{prefix}{p} = '...'",
+        f"or {prefix}{{}} IN ('...', '...') to read several",
+    )
 
 
-def missing_message(what: str, methods: list[Method], given: Collection[str], show: Callable[[str], str],
-                    more: str = "") -> str:
+def missing_message(
+    what: str, methods: list[Method], given: Collection[str], show: Callable[[str], str], more: str = ""
+) -> str:
     """No method fits: say what the one needing least is missing, and list the alternatives."""
     cheapest = min(methods, key=lambda m: (len(m.missing(given)), len(m.required_params), methods.index(m)))
     missing = cheapest.missing(given)
-    text = (f"{what} needs {and_list(cheapest.required_params)} in WHERE; "
-            f"got {and_list(sorted(given)) or 'none'}. Add {show(missing[0])}")
+    text = (
+        f"{what} needs {and_list(cheapest.required_params)} in WHERE; "
+        f"got {and_list(sorted(given)) or 'none'}. Add {show(missing[0])}"
+    )
     if more:
         text += ", " + more.format(missing[0])
     # The alternatives a statement is closest to first (StackQL's order among equals): sinks' projectsId.
-    others = sorted((m for m in methods if m is not cheapest), key=lambda m: (len(m.missing(given)), methods.index(m)))
+    others = sorted(
+        (m for m in methods if m is not cheapest), key=lambda m: (len(m.missing(given)), methods.index(m))
+    )
     if others:
-        text += "; or, for another method, " + "; ".join(
-            f"{and_list(m.required_params)} ({m.name})" for m in others[:8]
-        ) + ("; ..." if len(others) > 8 else "")
+        text += (
+            "; or, for another method, "
+            + "; ".join(f"{and_list(m.required_params)} ({m.name})" for m in others[:8])
+            + ("; ..." if len(others) > 8 else "")
+        )
     return text
 
 

@@ -54,8 +54,13 @@ class MutationPlan:
     notices: list[str] = field(default_factory=list)  # what was left out of the bodies, and why (stderr)
 
 
-def plan_mutation(kind: str, expression: exp.Expression, registry: Registry, evaluate: Evaluate,
-                  hints: frozenset[str] = frozenset()) -> MutationPlan:
+def plan_mutation(
+    kind: str,
+    expression: exp.Expression,
+    registry: Registry,
+    evaluate: Evaluate,
+    hints: frozenset[str] = frozenset(),
+) -> MutationPlan:
     """Plan an INSERT, UPDATE, REPLACE or DELETE statement."""
     resource, method = mutation_target(kind, expression, registry)
     returning = list(expression.args["returning"].expressions) if expression.args.get("returning") else []
@@ -80,8 +85,13 @@ def mutation_target(kind: str, expression: exp.Expression, registry: Registry) -
     return resource, _method_for(resource, kind, _given_names(kind, expression))
 
 
-def plan_exec(method_name: str, params: dict[str, Any], body_text: str | None, registry: Registry,
-              hints: frozenset[str] = frozenset()) -> MutationPlan:
+def plan_exec(
+    method_name: str,
+    params: dict[str, Any],
+    body_text: str | None,
+    registry: Registry,
+    hints: frozenset[str] = frozenset(),
+) -> MutationPlan:
     """Plan `EXEC google.svc.res.method @p = v, ... @@json = '...'`."""
     provider, service, res_name, name = split_name(method_name, 4)
     resource = registry.resource(provider, service, res_name)
@@ -93,8 +103,9 @@ def plan_exec(method_name: str, params: dict[str, Any], body_text: str | None, r
         )
     # StackQL's `buckets.setIamPolicy` is served by `buckets_iam_policies`: plan it as that resource's.
     if resource.methods.get(method.name) is not method:
-        resource = next((r for r in resource.service.resources.values() if r.methods.get(method.name) is method),
-                        resource)
+        resource = next(
+            (r for r in resource.service.resources.values() if r.methods.get(method.name) is method), resource
+        )
     method = _exec_variant(resource, method, params)
     known = [p.name for p in method.params]
     unknown = [p for p in params if p not in known]
@@ -139,8 +150,11 @@ def _exec_variant(resource: Resource, method: Method, params: dict[str, Any]) ->
     if fits(method):
         return method
     verb = method.discovery_id.rsplit(".", 1)[-1]
-    variants = [m for m in resource.methods_for(method.sql_verb)
-                if m is not method and m.raw == method.raw and m.discovery_id.rsplit(".", 1)[-1] == verb]
+    variants = [
+        m
+        for m in resource.methods_for(method.sql_verb)
+        if m is not method and m.raw == method.raw and m.discovery_id.rsplit(".", 1)[-1] == verb
+    ]
     return next((m for m in variants if fits(m)), method)
 
 
@@ -154,8 +168,9 @@ def _insert_table(expression: exp.Expression) -> exp.Table | None:
     return target if isinstance(target, exp.Table) else None
 
 
-def _insert_calls(expression: exp.Insert, resource: Resource, method: Method, evaluate: Evaluate,
-                  notices: list[str]) -> list[Call]:
+def _insert_calls(
+    expression: exp.Insert, resource: Resource, method: Method, evaluate: Evaluate, notices: list[str]
+) -> list[Call]:
     target = expression.this
     if not isinstance(target, exp.Schema) or not target.expressions:
         raise SqlError(
@@ -165,8 +180,9 @@ def _insert_calls(expression: exp.Insert, resource: Resource, method: Method, ev
         )
     columns = [c.name for c in target.expressions]
     targets = [_insert_target(resource, method, c) for c in columns]
-    notices.extend(_left_out(resource, [c for c, t in zip(columns, targets, strict=True) if t[0] == "output"],
-                             "INSERT"))
+    notices.extend(
+        _left_out(resource, [c for c, t in zip(columns, targets, strict=True) if t[0] == "output"], "INSERT")
+    )
     # A parameter and a body field may share a name (compute's `region` in the URL and `data__region` in the
     # body, as StackQL's examples give both); the same one twice is a mistake.
     seen: dict[tuple[str, str], str] = {}
@@ -238,20 +254,28 @@ def _left_out(resource: Resource, columns: list[str], verb: str) -> list[str]:
         return []
     names = ", ".join(columns)
     are = "is" if len(columns) == 1 else "are"
-    return [f"{names} {are} output only in {resource.id} (the server sets {'it' if are == 'is' else 'them'} and "
-            f"ignores {'it' if are == 'is' else 'them'} in a request): left out of the {verb} body"]
+    return [
+        f"{names} {are} output only in {resource.id} (the server sets {'it' if are == 'is' else 'them'} and "
+        f"ignores {'it' if are == 'is' else 'them'} in a request): left out of the {verb} body"
+    ]
 
 
 # -- UPDATE, REPLACE, DELETE ------------------------------------------------------------------------
 
 
-def _update_calls(kind: str, expression: exp.Update, resource: Resource, method: Method,
-                  evaluate: Evaluate, notices: list[str]) -> list[Call]:
+def _update_calls(
+    kind: str,
+    expression: exp.Update,
+    resource: Resource,
+    method: Method,
+    evaluate: Evaluate,
+    notices: list[str],
+) -> list[Call]:
     body: dict[str, Any] = {}
     output: list[str] = []
     for assignment in expression.expressions:
         if not isinstance(assignment, exp.EQ) or not isinstance(assignment.this, exp.Column):
-            raise SqlError("SET takes column = value pairs, e.g. SET data__labels = '{\"team\": \"a\"}'")
+            raise SqlError('SET takes column = value pairs, e.g. SET data__labels = \'{"team": "a"}\'')
         column = assignment.this.name
         name, prop = _body_field(resource, method, column)
         if prop is OUTPUT_ONLY:
@@ -259,9 +283,14 @@ def _update_calls(kind: str, expression: exp.Update, resource: Resource, method:
             continue
         if prop is None:
             valid = [DATA_PREFIX + f for f, _, _ in body_fields(resource, method)]
-            hint = (f"; {column} is a parameter: pin it in WHERE" if method.param(column.removeprefix(DATA_PREFIX))
-                    else did_you_mean(column, valid))
-            raise NotFoundError(f"{resource.id} has no field {column!r} to set{hint}; valid fields: {', '.join(valid)}")
+            hint = (
+                f"; {column} is a parameter: pin it in WHERE"
+                if method.param(column.removeprefix(DATA_PREFIX))
+                else did_you_mean(column, valid)
+            )
+            raise NotFoundError(
+                f"{resource.id} has no field {column!r} to set{hint}; valid fields: {', '.join(valid)}"
+            )
         value = _constant(assignment.expression, evaluate)
         # NULL stays JSON null: with the field in updateMask, Google clears it.
         body[name] = None if value is None else coerce(value, prop, resource, column)
@@ -279,8 +308,14 @@ def _update_calls(kind: str, expression: exp.Update, resource: Resource, method:
     return calls
 
 
-def _keyed_calls(verb: str, expression: exp.Expression, resource: Resource, method: Method, evaluate: Evaluate,
-                 body: dict | None) -> list[Call]:
+def _keyed_calls(
+    verb: str,
+    expression: exp.Expression,
+    resource: Resource,
+    method: Method,
+    evaluate: Evaluate,
+    body: dict | None,
+) -> list[Call]:
     """One call per parameter combination the WHERE allows; the id parameters must all be pinned."""
     where = expression.args.get("where")
     if where is None:
@@ -294,7 +329,9 @@ def _keyed_calls(verb: str, expression: exp.Expression, resource: Resource, meth
         names, rows = _param_condition(condition, method, resource, evaluate)
         pinned.update(dict.fromkeys(names))
         # AND of two conditions on the same parameter keeps the values both allow.
-        combos = [{**c, **r} for c in combos for r in rows if all(str(c.get(k, v)) == str(v) for k, v in r.items())]
+        combos = [
+            {**c, **r} for c in combos for r in rows if all(str(c.get(k, v)) == str(v) for k, v in r.items())
+        ]
     missing = method.missing(pinned)
     if missing:
         given = ", ".join(sorted(pinned)) or "nothing"
@@ -307,8 +344,9 @@ def _keyed_calls(verb: str, expression: exp.Expression, resource: Resource, meth
     return [Call(method, dict(combo), None if body is None else dict(body)) for combo in unique.values()]
 
 
-def _param_condition(condition: exp.Expression, method: Method, resource: Resource,
-                     evaluate: Evaluate) -> tuple[list[str], list[dict[str, Any]]]:
+def _param_condition(
+    condition: exp.Expression, method: Method, resource: Resource, evaluate: Evaluate
+) -> tuple[list[str], list[dict[str, Any]]]:
     """`p = v`, `p IN (...)`, `p IN (SELECT ...)`, `(p, q) IN (SELECT ...)` -> (parameters, allowed values)."""
     target: exp.Expression | None = None
     values: list[tuple[Any, ...]] = []
@@ -328,8 +366,10 @@ def _param_condition(condition: exp.Expression, method: Method, resource: Resour
             subquery = query.this if isinstance(query, exp.Subquery) else query
             result = evaluate(subquery)
             if len(result.columns) != len(names):
-                raise SqlError(f"{target.sql()} IN (SELECT ...) needs a SELECT of {len(names)} "
-                               f"column{'s' * (len(names) != 1)}, got {len(result.columns)}")
+                raise SqlError(
+                    f"{target.sql()} IN (SELECT ...) needs a SELECT of {len(names)} "
+                    f"column{'s' * (len(names) != 1)}, got {len(result.columns)}"
+                )
             values = [tuple(row) for row in result.rows]
         else:
             values = [_constant_tuple(e, len(names), evaluate) for e in condition.expressions]
@@ -426,7 +466,9 @@ def coerce(value: Any, schema: dict[str, Any], resource: Resource, column: str) 
             try:
                 value = json.loads(value)
             except ValueError as err:
-                raise ParameterError(f"{column} takes JSON text ({word}); it is not valid JSON: {err}") from None
+                raise ParameterError(
+                    f"{column} takes JSON text ({word}); it is not valid JSON: {err}"
+                ) from None
             except RecursionError:
                 raise ParameterError(f"{column} {TOO_DEEP}") from None
         try:
@@ -457,7 +499,9 @@ def coerce(value: Any, schema: dict[str, Any], resource: Resource, column: str) 
             return False
         raise ParameterError(f"{column} takes a boolean (true or false), got {value!r}")
     if isinstance(value, dict | list):
-        raise ParameterError(f"{column} takes a string, got a JSON {'object' if isinstance(value, dict) else 'array'}")
+        raise ParameterError(
+            f"{column} takes a string, got a JSON {'object' if isinstance(value, dict) else 'array'}"
+        )
     if isinstance(value, bytes | bytearray):
         if resolved.get("format") == "byte":  # base64 text in JSON, as Google's clients send bytes
             return base64.b64encode(value).decode("ascii")
@@ -490,17 +534,23 @@ def _method_for(resource: Resource, kind: str, given: set[str]) -> Method:
         kind, methods = "REPLACE", resource.methods_for("REPLACE")
     if not methods:
         verbs = sorted({m.sql_verb for m in resource.methods.values()})
-        raise SqlError(f"{resource.id} has no {kind} method; it supports {', '.join(verbs)} "
-                       f"(SHOW METHODS IN {resource.id})")
+        raise SqlError(
+            f"{resource.id} has no {kind} method; it supports {', '.join(verbs)} "
+            f"(SHOW METHODS IN {resource.id})"
+        )
     chosen = resource.first_fit(kind, given)
     if chosen is not None or len(methods) == 1:
         return chosen or methods[0]
     from skyql.plan.methods import missing_message
 
     if kind == "INSERT":
-        text = missing_message(f"INSERT INTO {resource.id}", methods, given, lambda p: f"{p} to the column list")
+        text = missing_message(
+            f"INSERT INTO {resource.id}", methods, given, lambda p: f"{p} to the column list"
+        )
         raise ParameterError(text.replace(" in WHERE;", " in its column list;"))
-    raise ParameterError(missing_message(f"{kind} on {resource.id}", methods, given, lambda p: f"{p} = '...'"))
+    raise ParameterError(
+        missing_message(f"{kind} on {resource.id}", methods, given, lambda p: f"{p} = '...'")
+    )
 
 
 def _given_names(kind: str, expression: exp.Expression) -> set[str]:

@@ -20,7 +20,8 @@ def quoted_strings(scopes: list[Scope], resolver: Resolver) -> bool:
         select = scope.expression
         aliases = (
             {p.alias.lower() for p in select.expressions if isinstance(p, exp.Alias)}
-            if isinstance(select, exp.Select) else set()
+            if isinstance(select, exp.Select)
+            else set()
         )
         for column in list(scope.columns):
             identifier = column.this
@@ -32,8 +33,11 @@ def quoted_strings(scopes: list[Scope], resolver: Resolver) -> bool:
                 continue
             text = exp.Literal.string(column.name)
             # SQLite names the column by the word, as it names a column.
-            column.replace(exp.alias_(text, exp.to_identifier(column.name, quoted=True))
-                           if column.parent is select and column.arg_key == "expressions" else text)
+            column.replace(
+                exp.alias_(text, exp.to_identifier(column.name, quoted=True))
+                if column.parent is select and column.arg_key == "expressions"
+                else text
+            )
             changed = True
     return changed
 

@@ -3,4 +3,14 @@
 from skyql.registry.loader import Provider, Registry, split_name
 from skyql.registry.model import Column, Method, Param, Resource, Service, type_word
 
-__all__ = ["Column", "Method", "Param", "Provider", "Registry", "Resource", "Service", "split_name", "type_word"]
+__all__ = [
+    "Column",
+    "Method",
+    "Param",
+    "Provider",
+    "Registry",
+    "Resource",
+    "Service",
+    "split_name",
+    "type_word",
+]

@@ -132,8 +132,9 @@ def _param_type(p: dict[str, Any]) -> str:
     return t if t in ("string", "integer", "number", "boolean") else "string"
 
 
-def _path_params(method: dict[str, Any], template: str | None = None,
-                 service: str = "") -> tuple[str, list[tuple[str, bool]]]:
+def _path_params(
+    method: dict[str, Any], template: str | None = None, service: str = ""
+) -> tuple[str, list[tuple[str, bool]]]:
     """The URL template skyql fills, and its parameters (name, reserved).
 
     `template` is StackQL's path for the method when it has one (a match on the discovery path, whose
@@ -146,8 +147,14 @@ def _path_params(method: dict[str, Any], template: str | None = None,
     # A name that is a `{+name}` of the discovery path and not a segment of its flatPath spans segments.
     flat_names = {name for name, _ in placeholders(flat)} if flat else set()
     # A lone generic segment ({v1Id}) stands for a whole `{+name}`: its value holds '/' too (iap's settings).
-    return template, [(n, (by_path.get(n, False) and n not in flat_names and shape(template) != shape(flat or ""))
-                       or bool(GENERIC.match(n))) for n in names]
+    return template, [
+        (
+            n,
+            (by_path.get(n, False) and n not in flat_names and shape(template) != shape(flat or ""))
+            or bool(GENERIC.match(n)),
+        )
+        for n in names
+    ]
 
 
 def _object_key(doc: dict[str, Any], response: str | None, preferred_item: str | None) -> str | None:
@@ -187,7 +194,11 @@ class Naming:
 
 
 def _build_method(
-    doc: dict[str, Any], key: str, m: dict[str, Any], item_ref: str | None, overlay: dict[str, Any],
+    doc: dict[str, Any],
+    key: str,
+    m: dict[str, Any],
+    item_ref: str | None,
+    overlay: dict[str, Any],
     naming: Naming | None = None,
 ) -> list[dict[str, Any]]:
     naming = naming or Naming(snake_case(key))
@@ -202,8 +213,15 @@ def _build_method(
         if p.get("location") != "query":
             continue
         params.append(
-            [name, "query", bool(p.get("required")) or name in naming.required, _param_type(p),
-             p.get("description", ""), bool(p.get("repeated")), False]
+            [
+                name,
+                "query",
+                bool(p.get("required")) or name in naming.required,
+                _param_type(p),
+                p.get("description", ""),
+                bool(p.get("repeated")),
+                False,
+            ]
         )
     response = m.get("response", {}).get("$ref")
     resp_props = doc.get("schemas", {}).get(response or "", {}).get("properties", {})
@@ -249,17 +267,26 @@ def _item_ref(collections: dict[tuple[str, ...], dict[str, Any]], path: tuple[st
 
 
 def _stackql_resources(
-    doc: dict[str, Any], stackql: dict[str, Any], collections: dict[tuple[str, ...], dict[str, Any]],
+    doc: dict[str, Any],
+    stackql: dict[str, Any],
+    collections: dict[tuple[str, ...], dict[str, Any]],
     overlay: dict[str, Any],
 ) -> tuple[dict[str, Any], set[tuple[tuple[str, ...], str]]]:
     """The resources StackQL has, named as StackQL names them; and the discovery methods they use."""
     resources: dict[str, Any] = {}
     used: set[tuple[tuple[str, ...], str]] = set()
-    for (rname, mname), match in sorted(match_methods(stackql, list(collections.items()), doc.get("name", "")).items()):
+    for (rname, mname), match in sorted(
+        match_methods(stackql, list(collections.items()), doc.get("name", "")).items()
+    ):
         sq_res = stackql["resources"][rname]
         sq = sq_res["methods"][mname]
-        naming = Naming(sql_name(mname), sq["path"], sql_verb_of(sq_res, mname) or "EXEC", sq.get("objectKey"),
-                        tuple(sq.get("required", ())))
+        naming = Naming(
+            sql_name(mname),
+            sq["path"],
+            sql_verb_of(sq_res, mname) or "EXEC",
+            sq.get("objectKey"),
+            tuple(sq.get("required", ())),
+        )
         res = resources.setdefault(rname, {"collection": ".".join(match.collection), "methods": {}})
         item = _item_ref(collections, match.collection)
         for method in _build_method(doc, match.key, match.method, item, overlay, naming):
@@ -267,8 +294,10 @@ def _stackql_resources(
         used.add((match.collection, match.key))
     for rname, res in resources.items():
         verbs = stackql["resources"][rname].get("sqlVerbs", {})
-        res["order"] = {v.upper(): [sql_name(m) for m in verbs.get(v, []) if sql_name(m) in res["methods"]]
-                        for v in SQL_VERBS}
+        res["order"] = {
+            v.upper(): [sql_name(m) for m in verbs.get(v, []) if sql_name(m) in res["methods"]]
+            for v in SQL_VERBS
+        }
     return resources, used
 
 
@@ -276,8 +305,10 @@ Group = tuple[str | None, tuple[str, ...], dict[str, Any], str | None]
 
 
 def _derived_groups(
-    collections: dict[tuple[str, ...], dict[str, Any]], used: set[tuple[tuple[str, ...], str]],
-    known: set[str], homes: dict[tuple[str, ...], str],
+    collections: dict[tuple[str, ...], dict[str, Any]],
+    used: set[tuple[tuple[str, ...], str]],
+    known: set[str],
+    homes: dict[tuple[str, ...], str],
 ) -> list[Group]:
     """Discovery methods StackQL's file does not map, grouped as resources: (name or None, collection,
     methods, SQL verb of a split method or None).
@@ -327,8 +358,17 @@ def _known_base(name: str, known: set[str]) -> str | None:
 
 
 # A custom method's leading verb -> the SQL verb it serves in a resource of its own.
-_SPLIT_VERBS = {"get": "SELECT", "list": "SELECT", "add": "INSERT", "create": "INSERT", "insert": "INSERT",
-                "remove": "DELETE", "delete": "DELETE", "update": "UPDATE", "patch": "UPDATE"}
+_SPLIT_VERBS = {
+    "get": "SELECT",
+    "list": "SELECT",
+    "add": "INSERT",
+    "create": "INSERT",
+    "insert": "INSERT",
+    "remove": "DELETE",
+    "delete": "DELETE",
+    "update": "UPDATE",
+    "patch": "UPDATE",
+}
 
 
 def _split_resource(base: str, key: str, m: dict[str, Any], known: set[str]) -> tuple[str, str] | None:
@@ -340,7 +380,7 @@ def _split_resource(base: str, key: str, m: dict[str, Any], known: set[str]) -> 
     head = re.match(r"^([a-z]+)(?=[A-Z])", key)
     if key in IAM_METHODS or not head or head.group(1) not in _SPLIT_VERBS:
         return None
-    what = snake_case(key[head.end():]).split("_")
+    what = snake_case(key[head.end() :]).split("_")
     tails = ["_".join(what[i:]) for i in range(len(what))]
     singular = base.removesuffix("s")
     for candidate in (*(f"{base}_{t}" for t in tails), *(f"{singular}_{t}" for t in tails), *tails):
@@ -356,8 +396,13 @@ def _verb_order(methods: dict[str, Any]) -> dict[str, list[str]]:
     order: dict[str, list[str]] = {}
     for verb in ("SELECT", "INSERT", "UPDATE", "REPLACE", "DELETE"):
         chosen = [m for m in methods.values() if m["verb"] == verb and not m.get("raw")]
-        chosen.sort(key=lambda m: (-sum(1 for p in m["params"] if p[2]), rank.get(m["name"].rsplit("_", 1)[-1], 2),
-                                   m["name"]))
+        chosen.sort(
+            key=lambda m: (
+                -sum(1 for p in m["params"] if p[2]),
+                rank.get(m["name"].rsplit("_", 1)[-1], 2),
+                m["name"],
+            )
+        )
         order[verb] = [m["name"] for m in chosen]
     return order
 
@@ -443,8 +488,9 @@ def build_service(
     }
 
 
-def build_provider(src: Path, out: Path, overlay_path: Path | None = None,
-                   names_path: Path | None = None) -> dict[str, Any]:
+def build_provider(
+    src: Path, out: Path, overlay_path: Path | None = None, names_path: Path | None = None
+) -> dict[str, Any]:
     """Build the whole google provider from `src` into `out`; return the index written.
 
     `names_path` is StackQL's names file (default: `stackql-names.json.gz` beside the output).
@@ -485,4 +531,3 @@ def build_provider(src: Path, out: Path, overlay_path: Path | None = None,
     }
     (out / "provider.json").write_text(json.dumps(index, indent=1, sort_keys=False) + "\n")
     return index
-

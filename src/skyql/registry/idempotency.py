@@ -41,8 +41,13 @@ def idempotency_keys(
     request = doc.get("schemas", {}).get(method.get("request", {}).get("$ref", ""), {})
     for name, prop in sorted(request.get("properties", {}).items()):
         text = prop.get("description", "")
-        if (name.endswith("Id") and name[:-2].lower() in owns and not prop.get("readOnly")
-                and text.startswith("Required") and not _SERVER_CHOSEN.search(text)):
+        if (
+            name.endswith("Id")
+            and name[:-2].lower() in owns
+            and not prop.get("readOnly")
+            and text.startswith("Required")
+            and not _SERVER_CHOSEN.search(text)
+        ):
             return keys + [["body", name]]
     return keys
 

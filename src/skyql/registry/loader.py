@@ -55,7 +55,9 @@ class Provider:
                     + f"; SHOW SERVICES IN {self.name} lists them"
                 )
             path = self.root / "services" / f"{name}.json.gz"
-            self._services[name] = service_from_json(self.name, json.loads(gzip.decompress(path.read_bytes())))
+            self._services[name] = service_from_json(
+                self.name, json.loads(gzip.decompress(path.read_bytes()))
+            )
         return self._services[name]
 
 
@@ -74,7 +76,8 @@ class Registry:
         if name not in self._providers:
             if name not in self.provider_names:
                 raise NotFoundError(
-                    f"unknown provider {shown(name)}" + did_you_mean(name, self.provider_names)
+                    f"unknown provider {shown(name)}"
+                    + did_you_mean(name, self.provider_names)
                     + "; SHOW PROVIDERS lists them"
                 )
             self._providers[name] = Provider(self.root / name)
@@ -120,8 +123,12 @@ def split_name(dotted: str, count: int) -> list[str]:
     """Split a dotted name into exactly `count` non-empty parts, or raise a NotFoundError."""
     parts = dotted.split(".")
     if len(parts) != count or not all(parts):
-        kinds = {1: "provider", 2: "provider.service", 3: "provider.service.resource",
-                 4: "provider.service.resource.method"}
+        kinds = {
+            1: "provider",
+            2: "provider.service",
+            3: "provider.service.resource",
+            4: "provider.service.resource.method",
+        }
         raise NotFoundError(f"malformed name {dotted!r}: expected {kinds[count]}, e.g. google.ml.jobs")
     return parts
 
@@ -153,8 +160,13 @@ def service_from_json(provider: str, data: dict[str, Any]) -> Service:
         schemas=data.get("schemas", {}),
     )
     for rname, r in data["resources"].items():
-        res = Resource(name=rname, service=svc, collection=r["collection"], description=r.get("desc", ""),
-                       order=r.get("order", {}))
+        res = Resource(
+            name=rname,
+            service=svc,
+            collection=r["collection"],
+            description=r.get("desc", ""),
+            order=r.get("order", {}),
+        )
         for mname, m in r["methods"].items():
             res.methods[mname] = Method(
                 name=mname,

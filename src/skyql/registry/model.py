@@ -242,13 +242,22 @@ class Service:
 
     def _merged_collection(self, name: str) -> Resource | None:
         for res in self.resources.values():
-            methods = {k: m for k, m in res.methods.items()
-                       if snake_case(".".join(m.discovery_id.split(".")[1:-1])) == name}
+            methods = {
+                k: m
+                for k, m in res.methods.items()
+                if snake_case(".".join(m.discovery_id.split(".")[1:-1])) == name
+            }
             if methods and len(methods) < len(res.methods):
                 collection = ".".join(next(iter(methods.values())).discovery_id.split(".")[1:-1])
                 order = {verb: [n for n in names if n in methods] for verb, names in res.order.items()}
-                return Resource(name=name, service=self, collection=collection, methods=methods,
-                                description=res.description, order={v: n for v, n in order.items() if n})
+                return Resource(
+                    name=name,
+                    service=self,
+                    collection=collection,
+                    methods=methods,
+                    description=res.description,
+                    order={v: n for v, n in order.items() if n},
+                )
         return None
 
     def schema(self, ref: str | None) -> dict[str, Any]:
@@ -263,7 +272,9 @@ class Service:
         """The schema of one row of `method`'s result: the object_key item, else the response."""
         schema = self.schema(method.response_schema)
         if method.scoped_key and not method.raw:
-            scoped = self.resolve(schema.get("properties", {}).get("items", {}).get("additionalProperties", {}))
+            scoped = self.resolve(
+                schema.get("properties", {}).get("items", {}).get("additionalProperties", {})
+            )
             return self.resolve(scoped.get("properties", {}).get(method.scoped_key, {}).get("items", {}))
         if method.object_key and not method.raw:
             key = method.object_key.removeprefix("$.")
@@ -282,7 +293,9 @@ class Service:
                     name=name,
                     type=type_word(resolved),
                     # As StackQL: a $ref column is described by the referenced schema.
-                    description=resolved.get("description", "") if "$ref" in prop else prop.get("description", ""),
+                    description=resolved.get("description", "")
+                    if "$ref" in prop
+                    else prop.get("description", ""),
                     format=resolved.get("format"),
                     schema=resolved,
                 )

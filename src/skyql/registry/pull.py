@@ -36,7 +36,9 @@ _VERSION = re.compile(r"[a-z0-9]+(?:[._][a-z0-9]+){0,7}")
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
 
 
-def choose_from_directory(items: list[dict[str, Any]], stackql: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def choose_from_directory(
+    items: list[dict[str, Any]], stackql: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """The directory entries to download: one version per service, by the same rule as `build`."""
     best: dict[str, dict[str, Any]] = {}
     for item in items:
@@ -64,8 +66,9 @@ def pull_provider(
     try:
         with httpx.Client(timeout=60.0, follow_redirects=True) as client:
             directory = _get_json(client, discovery_url, "the discovery directory")
-            chosen = choose_from_directory(_checked_items(directory, discovery_url),
-                                           load_names(stackql_names_path(target)))
+            chosen = choose_from_directory(
+                _checked_items(directory, discovery_url), load_names(stackql_names_path(target))
+            )
             _check_size(len(chosen), target, discovery_url, force)
             out.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(prefix="skyql-discovery-") as tmp:
@@ -74,7 +77,9 @@ def pull_provider(
                     what = f"the discovery document of {item['name']} {item['version']}"
                     doc = _get_json(client, item["discoveryRestUrl"], what)
                     if not isinstance(doc, dict) or not isinstance(doc.get("resources", {}), dict):
-                        raise ConfigError(f"{what} is not a discovery document; the registry was left as it was")
+                        raise ConfigError(
+                            f"{what} is not a discovery document; the registry was left as it was"
+                        )
                     (Path(tmp) / f"{item['name']}.{item['version']}.json").write_text(json.dumps(doc))
 
                 with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -88,14 +93,21 @@ def _checked_items(directory: Any, url: str) -> list[dict[str, Any]]:
     """The directory's items, each with a safe name, version and http(s) document URL, or a ConfigError."""
     items = directory.get("items") if isinstance(directory, dict) else None
     if not isinstance(items, list):
-        raise ConfigError(f"{url} is not a discovery directory (no `items` list); the registry was left as it was")
+        raise ConfigError(
+            f"{url} is not a discovery directory (no `items` list); the registry was left as it was"
+        )
     for item in items:
         name = item.get("name") if isinstance(item, dict) else None
         version = item.get("version") if isinstance(item, dict) else None
         doc_url = item.get("discoveryRestUrl") if isinstance(item, dict) else None
-        if not (isinstance(name, str) and _NAME.fullmatch(name)
-                and isinstance(version, str) and _VERSION.fullmatch(version)
-                and isinstance(doc_url, str) and doc_url.startswith(("https://", "http://"))):
+        if not (
+            isinstance(name, str)
+            and _NAME.fullmatch(name)
+            and isinstance(version, str)
+            and _VERSION.fullmatch(version)
+            and isinstance(doc_url, str)
+            and doc_url.startswith(("https://", "http://"))
+        ):
             shown = json.dumps(item)[:200]
             raise ConfigError(
                 f"{url} lists an entry skyql will not use: {shown} (it needs a name like `aiplatform`, a version"
@@ -114,7 +126,9 @@ def _check_size(count: int, target: Path, url: str, force: bool) -> None:
     if force:
         return
     if count == 0:
-        raise ConfigError(f"{url} lists no APIs: the registry was left as it was (--force replaces it anyway)")
+        raise ConfigError(
+            f"{url} lists no APIs: the registry was left as it was (--force replaces it anyway)"
+        )
     if count < before * KEEP_AT_LEAST:
         raise ConfigError(
             f"{url} lists {count} APIs where the registry has {before}: the registry was left as it was"
@@ -160,12 +174,12 @@ def _get_json(client: Any, url: str, what: str) -> Any:
         for chunk in resp.iter_bytes():
             size += len(chunk)
             if size > MAX_DOCUMENT_BYTES:
-                raise ConfigError(f"{what} at {url} is larger than {MAX_DOCUMENT_BYTES // 2**20} MB; not used")
+                raise ConfigError(
+                    f"{what} at {url} is larger than {MAX_DOCUMENT_BYTES // 2**20} MB; not used"
+                )
             chunks.append(chunk)
     try:
         return json.loads(b"".join(chunks))
     except ValueError:
         kind = resp.headers.get("content-type", "no content type")
-        raise ConfigError(
-            f"{what} at {url} is not JSON ({kind}); the registry was left as it was"
-        ) from None
+        raise ConfigError(f"{what} at {url} is not JSON ({kind}); the registry was left as it was") from None

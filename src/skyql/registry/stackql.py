@@ -160,17 +160,24 @@ def agreement(services: dict[str, dict[str, Any]], names: dict[str, Any]) -> dic
             for mname, m in sorted(sq["methods"].items()):
                 counts["methods"] += 1
                 mine = res["methods"].get(sql_name(mname))
-                same = mine is not None and mine["path"] == m["path"].lstrip("/") and sorted(
-                    p[0] for p in mine["params"] if p[2]) == sorted(m.get("required", []))
+                same = (
+                    mine is not None
+                    and mine["path"] == m["path"].lstrip("/")
+                    and sorted(p[0] for p in mine["params"] if p[2]) == sorted(m.get("required", []))
+                )
                 counts["same_method"] += same
                 if not same:
                     ok = False
-                    differ.append(f"{sname}.{rname}.{mname}: " + ("missing" if mine is None else mine["path"]))
+                    differ.append(
+                        f"{sname}.{rname}.{mname}: " + ("missing" if mine is None else mine["path"])
+                    )
             for verb, order in sq.get("sqlVerbs", {}).items():
                 # Methods newer than StackQL's snapshot may follow StackQL's, never precede them.
                 if res.get("order", {}).get(verb.upper(), [])[: len(order)] != [sql_name(m) for m in order]:
                     ok = False
-                    differ.append(f"{sname}.{rname} {verb}: {res.get('order', {}).get(verb.upper())} != {order}")
+                    differ.append(
+                        f"{sname}.{rname} {verb}: {res.get('order', {}).get(verb.upper())} != {order}"
+                    )
             counts["same_methods"] += ok
     return {**counts, "differ": differ}
 
@@ -191,10 +198,12 @@ def main() -> None:
     for line in result.pop("differ"):
         print(line)
     r = result
-    print(f"resources: {r['same_name']}/{r['resources']} by name ({100 * r['same_name'] / r['resources']:.1f}%), "
-          f"{r['same_methods']}/{r['resources']} with every method, parameter and verb order as StackQL's "
-          f"({100 * r['same_methods'] / r['resources']:.1f}%); methods: {r['same_method']}/{r['methods']} "
-          f"({100 * r['same_method'] / r['methods']:.1f}%)")
+    print(
+        f"resources: {r['same_name']}/{r['resources']} by name ({100 * r['same_name'] / r['resources']:.1f}%), "
+        f"{r['same_methods']}/{r['resources']} with every method, parameter and verb order as StackQL's "
+        f"({100 * r['same_methods'] / r['resources']:.1f}%); methods: {r['same_method']}/{r['methods']} "
+        f"({100 * r['same_method'] / r['methods']:.1f}%)"
+    )
 
 
 if __name__ == "__main__":

@@ -47,8 +47,14 @@ class Command:
 COMMANDS: dict[str, Command] = {}
 
 
-def command(name: str, *aliases: str, arg: str = "", description: str, completes: str = "",
-            choices: tuple[str, ...] = ()) -> Callable[[Handler], Handler]:
+def command(
+    name: str,
+    *aliases: str,
+    arg: str = "",
+    description: str,
+    completes: str = "",
+    choices: tuple[str, ...] = (),
+) -> Callable[[Handler], Handler]:
     """Register a meta-command under its name and aliases."""
 
     def register(handler: Handler) -> Handler:
@@ -117,8 +123,10 @@ def _help(state: ShellState, arg: str, extended: bool) -> Result:
         usage = f"{cmd.name} {cmd.arg}".strip()
         rows.append((usage, ", ".join(cmd.aliases), cmd.description))
     result = Result.of_strings(["command", "also", "description"], rows)
-    result.message = ("SQL statements end with ; and may span lines. Tab completes names, Ctrl-R searches "
-                      "history, Ctrl-C cancels a running statement, Ctrl-D quits.")
+    result.message = (
+        "SQL statements end with ; and may span lines. Tab completes names, Ctrl-R searches "
+        "history, Ctrl-C cancels a running statement, Ctrl-D quits."
+    )
     return result
 
 
@@ -127,8 +135,9 @@ def _quit(state: ShellState, arg: str, extended: bool) -> Result:
     raise ExitShell
 
 
-@command("\\o", "output", arg="[table|json|csv|text]", description="show or set the output format",
-         choices=FORMATS)
+@command(
+    "\\o", "output", arg="[table|json|csv|text]", description="show or set the output format", choices=FORMATS
+)
 def _output(state: ShellState, arg: str, extended: bool) -> Result:
     if arg:
         if arg.lower() not in FORMATS:
@@ -137,8 +146,9 @@ def _output(state: ShellState, arg: str, extended: bool) -> Result:
     return _message(f"output format is {state.output}")
 
 
-@command("\\timing", arg="[on|off]", description="show or set timing of each statement",
-         choices=("on", "off"))
+@command(
+    "\\timing", arg="[on|off]", description="show or set timing of each statement", choices=("on", "off")
+)
 def _timing(state: ShellState, arg: str, extended: bool) -> Result:
     if not arg:
         state.timing = not state.timing
@@ -153,12 +163,14 @@ def _timing(state: ShellState, arg: str, extended: bool) -> Result:
 def _auth(state: ShellState, arg: str, extended: bool) -> Result:
     session = state.session
     endpoint = session.options.endpoints.get("google") or "Google (default endpoints)"
-    return Result.of_strings(["provider", "endpoint", "credentials"],
-                             [("google", endpoint, session.credentials_summary())])
+    return Result.of_strings(
+        ["provider", "endpoint", "credentials"], [("google", endpoint, session.credentials_summary())]
+    )
 
 
-@command("\\d", arg="RESOURCE", description="columns of a resource (DESCRIBE; + for details)",
-         completes="resource")
+@command(
+    "\\d", arg="RESOURCE", description="columns of a resource (DESCRIBE; + for details)", completes="resource"
+)
 def _describe(state: ShellState, arg: str, extended: bool) -> Result:
     from skyql.sql.statements import Describe
 
@@ -166,8 +178,12 @@ def _describe(state: ShellState, arg: str, extended: bool) -> Result:
     return state.session.execute(Describe(f"DESCRIBE {name}", resource=name, extended=extended))
 
 
-@command("\\dm", arg="RESOURCE", description="methods of a resource (SHOW METHODS; + for details)",
-         completes="resource")
+@command(
+    "\\dm",
+    arg="RESOURCE",
+    description="methods of a resource (SHOW METHODS; + for details)",
+    completes="resource",
+)
 def _methods(state: ShellState, arg: str, extended: bool) -> Result:
     from skyql.sql.statements import ShowMethods
 
@@ -175,8 +191,12 @@ def _methods(state: ShellState, arg: str, extended: bool) -> Result:
     return state.session.execute(ShowMethods(f"SHOW METHODS IN {name}", resource=name, extended=extended))
 
 
-@command("\\dr", arg="SERVICE", description="resources of a service (SHOW RESOURCES; + for details)",
-         completes="service")
+@command(
+    "\\dr",
+    arg="SERVICE",
+    description="resources of a service (SHOW RESOURCES; + for details)",
+    completes="service",
+)
 def _resources(state: ShellState, arg: str, extended: bool) -> Result:
     from skyql.sql.statements import ShowResources
 
@@ -189,8 +209,9 @@ def _services(state: ShellState, arg: str, extended: bool) -> Result:
     from skyql.sql.statements import ShowServices
 
     like = arg.strip("'\"") or None
-    return state.session.execute(ShowServices("SHOW SERVICES IN google", provider="google", extended=extended,
-                                              like=like))
+    return state.session.execute(
+        ShowServices("SHOW SERVICES IN google", provider="google", extended=extended, like=like)
+    )
 
 
 @command("clear", description="clear the screen")

@@ -1,6 +1,6 @@
 """What to offer at the cursor: a pure function of the text and the registry, testable without a terminal.
 
-    suggest("SELECT st", "SELECT st FROM google.ml.jobs") -> [Suggestion("state", -2, "column", "string"), ...]
+suggest("SELECT st", "SELECT st FROM google.ml.jobs") -> [Suggestion("state", -2, "column", "string"), ...]
 """
 
 from __future__ import annotations
@@ -25,31 +25,136 @@ class Suggestion:
     meta: str = ""
 
 
-STATEMENT_KEYWORDS = ("SELECT", "WITH", "SHOW", "DESCRIBE", "EXEC", "INSERT", "UPDATE", "REPLACE", "DELETE",
-                      "REGISTRY")
+STATEMENT_KEYWORDS = (
+    "SELECT",
+    "WITH",
+    "SHOW",
+    "DESCRIBE",
+    "EXEC",
+    "INSERT",
+    "UPDATE",
+    "REPLACE",
+    "DELETE",
+    "REGISTRY",
+)
 KEYWORDS = (
-    "FROM", "WHERE", "AND", "OR", "NOT", "IN", "IS", "NULL", "LIKE", "ILIKE", "BETWEEN", "AS", "DISTINCT",
-    "JOIN", "LEFT", "RIGHT", "INNER", "OUTER", "FULL", "CROSS", "ON", "USING", "GROUP", "ORDER", "BY", "HAVING",
-    "LIMIT", "OFFSET", "ASC", "DESC", "UNION", "ALL", "EXCEPT", "INTERSECT", "CASE", "WHEN", "THEN", "ELSE",
-    "END", "INTO", "VALUES", "SET", "RETURNING", "TRUE", "FALSE", "PROVIDERS", "SERVICES", "RESOURCES",
-    "METHODS", "METHOD", "EXTENDED", "LIST", "PULL", "OVER", "PARTITION",
+    "FROM",
+    "WHERE",
+    "AND",
+    "OR",
+    "NOT",
+    "IN",
+    "IS",
+    "NULL",
+    "LIKE",
+    "ILIKE",
+    "BETWEEN",
+    "AS",
+    "DISTINCT",
+    "JOIN",
+    "LEFT",
+    "RIGHT",
+    "INNER",
+    "OUTER",
+    "FULL",
+    "CROSS",
+    "ON",
+    "USING",
+    "GROUP",
+    "ORDER",
+    "BY",
+    "HAVING",
+    "LIMIT",
+    "OFFSET",
+    "ASC",
+    "DESC",
+    "UNION",
+    "ALL",
+    "EXCEPT",
+    "INTERSECT",
+    "CASE",
+    "WHEN",
+    "THEN",
+    "ELSE",
+    "END",
+    "INTO",
+    "VALUES",
+    "SET",
+    "RETURNING",
+    "TRUE",
+    "FALSE",
+    "PROVIDERS",
+    "SERVICES",
+    "RESOURCES",
+    "METHODS",
+    "METHOD",
+    "EXTENDED",
+    "LIST",
+    "PULL",
+    "OVER",
+    "PARTITION",
 ) + STATEMENT_KEYWORDS
-FUNCTIONS = ("json_extract", "json_each", "json_array_length", "json_group_array", "json_object", "split_part",
-             "count", "sum", "avg", "min", "max", "coalesce", "lower", "upper", "length", "substr", "cast",
-             "round", "strftime", "row_number")
+FUNCTIONS = (
+    "json_extract",
+    "json_each",
+    "json_array_length",
+    "json_group_array",
+    "json_object",
+    "split_part",
+    "count",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "coalesce",
+    "lower",
+    "upper",
+    "length",
+    "substr",
+    "cast",
+    "round",
+    "strftime",
+    "row_number",
+)
 _KEYWORD_SET = frozenset(KEYWORDS)
 # Inside an expression only a subquery starts a statement.
 _EXPRESSION_KEYWORDS = tuple(k for k in KEYWORDS if k not in STATEMENT_KEYWORDS) + ("SELECT",)
 # After these a provider resource name comes.
-NAME_AFTER = frozenset({"FROM", "JOIN", "INTO", "UPDATE", "DESCRIBE", "EXTENDED", "METHOD", "REPLACE", "EXEC",
-                        "IN", "TABLE"})
+NAME_AFTER = frozenset(
+    {"FROM", "JOIN", "INTO", "UPDATE", "DESCRIBE", "EXTENDED", "METHOD", "REPLACE", "EXEC", "IN", "TABLE"}
+)
 # After these an expression comes: columns, parameters, functions.
-EXPRESSION_AFTER = frozenset({"SELECT", "WHERE", "AND", "OR", "ON", "BY", "HAVING", "NOT", "DISTINCT", "WHEN",
-                              "THEN", "ELSE", "CASE", "RETURNING", "SET", "BETWEEN", "LIKE", "IS"})
+EXPRESSION_AFTER = frozenset(
+    {
+        "SELECT",
+        "WHERE",
+        "AND",
+        "OR",
+        "ON",
+        "BY",
+        "HAVING",
+        "NOT",
+        "DISTINCT",
+        "WHEN",
+        "THEN",
+        "ELSE",
+        "CASE",
+        "RETURNING",
+        "SET",
+        "BETWEEN",
+        "LIKE",
+        "IS",
+    }
+)
 _EXPRESSION_PUNCT = frozenset("(,=<>!+-*/|%")
-_SHOW_NEXT = {"SHOW": ("PROVIDERS", "SERVICES", "RESOURCES", "METHODS", "EXTENDED", "INSERT"),
-              "EXTENDED": ("SERVICES", "RESOURCES", "METHODS"),
-              "SERVICES": ("IN",), "RESOURCES": ("IN",), "METHODS": ("IN",), "INSERT": ("INTO",)}
+_SHOW_NEXT = {
+    "SHOW": ("PROVIDERS", "SERVICES", "RESOURCES", "METHODS", "EXTENDED", "INSERT"),
+    "EXTENDED": ("SERVICES", "RESOURCES", "METHODS"),
+    "SERVICES": ("IN",),
+    "RESOURCES": ("IN",),
+    "METHODS": ("IN",),
+    "INSERT": ("INTO",),
+}
 
 
 @cache
@@ -189,8 +294,11 @@ class _Context:
     def keywords(self, words: Iterable[str], start: int | None = None) -> list[Suggestion]:
         partial = self.partial.upper()
         start = -len(self.partial) if start is None else start
-        return [Suggestion(w if self.upper else w.lower(), start, "keyword") for w in words
-                if w.startswith(partial)]
+        return [
+            Suggestion(w if self.upper else w.lower(), start, "keyword")
+            for w in words
+            if w.startswith(partial)
+        ]
 
     def names(self, partial: str) -> list[Suggestion]:
         """Provider, service or resource names for a dotted name being typed."""
@@ -230,8 +338,11 @@ class _Context:
             return []  # a value goes here
         res, method = found
         given = {t.text.lstrip("@") for t in self.prev if t.kind == "var"}
-        names = [Name("@" + p.name, "required" if p.required else p.location)
-                 for p in sorted(method.params, key=lambda p: not p.required) if p.name not in given]
+        names = [
+            Name("@" + p.name, "required" if p.required else p.location)
+            for p in sorted(method.params, key=lambda p: not p.required)
+            if p.name not in given
+        ]
         if method.request_schema and "json" not in given:
             names.append(Name("@@json", "request body (JSON)"))
         typed = self.partial if self.partial.startswith("@") else "@" + self.partial
@@ -312,12 +423,18 @@ def _command_of(before: str) -> Command | str | None:
 def _command_suggestions(before: str, command: Command | str, catalog: Catalog) -> list[Suggestion]:
     if isinstance(command, str):
         # Still typing the command's own name: commands, and statement keywords for a plain word.
-        hits = [Suggestion(name, -len(command), "command", c.description) for name, c in COMMANDS.items()
-                if name.startswith(command.lower() if name[0] != "\\" else command)]
+        hits = [
+            Suggestion(name, -len(command), "command", c.description)
+            for name, c in COMMANDS.items()
+            if name.startswith(command.lower() if name[0] != "\\" else command)
+        ]
         if not command.startswith("\\"):
             upper = not command[:1].islower()
-            hits += [Suggestion(w if upper else w.lower(), -len(command), "keyword")
-                     for w in STATEMENT_KEYWORDS if w.startswith(command.upper())]
+            hits += [
+                Suggestion(w if upper else w.lower(), -len(command), "keyword")
+                for w in STATEMENT_KEYWORDS
+                if w.startswith(command.upper())
+            ]
         return hits
     arg = before.lstrip().partition(" ")[2]
     if " " in arg.strip() or (arg.endswith(" ") and arg.strip()):

@@ -28,9 +28,15 @@ class ProgressHook(Protocol):
 class ProgressLine:
     """Counts events and redraws one status line on a terminal; silent for quick statements."""
 
-    def __init__(self, stream: TextIO, *, delay: float = 0.5, interval: float = 0.1,
-                 clock: Callable[[], float] = time.monotonic,
-                 width: Callable[[], int] = lambda: shutil.get_terminal_size().columns) -> None:
+    def __init__(
+        self,
+        stream: TextIO,
+        *,
+        delay: float = 0.5,
+        interval: float = 0.1,
+        clock: Callable[[], float] = time.monotonic,
+        width: Callable[[], int] = lambda: shutil.get_terminal_size().columns,
+    ) -> None:
         self.stream = stream
         self.width = width
         self.delay = delay  # statements faster than this never show a line

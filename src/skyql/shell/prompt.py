@@ -116,8 +116,9 @@ def make_prompt(registry: Callable[[], Registry], history: Path | None = None) -
         # import what a first query needs (SQL, planner, DuckDB, HTTP, auth: ~0.3 s) while the user types it.
         if not warmed.is_set():
             warmed.set()
-            threading.Thread(target=_quietly(catalog.warm, preload_query_stack), name="skyql-warm",
-                             daemon=True).start()
+            threading.Thread(
+                target=_quietly(catalog.warm, preload_query_stack), name="skyql-warm", daemon=True
+            ).start()
 
     return lambda: session.prompt(pre_run=warm)
 

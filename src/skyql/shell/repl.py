@@ -32,9 +32,17 @@ class _Cancelled(Exception):  # noqa: N818 - control flow: Ctrl-C ends the rest 
 class Shell:
     """Runs inputs against a session and prints their results; the prompt is separate (see prompt.py)."""
 
-    def __init__(self, session: Any, output: str = "table", *, out: TextIO | None = None,
-                 err: TextIO | None = None, interactive: bool = True, page: bool = False,
-                 terminal_size: Callable[[], tuple[int, int]] | None = None) -> None:
+    def __init__(
+        self,
+        session: Any,
+        output: str = "table",
+        *,
+        out: TextIO | None = None,
+        err: TextIO | None = None,
+        interactive: bool = True,
+        page: bool = False,
+        terminal_size: Callable[[], tuple[int, int]] | None = None,
+    ) -> None:
         self.state = ShellState(session, output)
         self.out = out or sys.stdout
         self.err = err or sys.stderr
@@ -160,8 +168,10 @@ class Shell:
         emulator = getattr(self.session, "emulator", None)
         if emulator is not None:
             project = emulator.api.config.project
-            return (f"skyql emulator at {emulator.url}: every Google API, local demo data. Try: "
-                    f"SELECT jobId, state FROM google.ml.jobs WHERE projectsId = '{project}';")
+            return (
+                f"skyql emulator at {emulator.url}: every Google API, local demo data. Try: "
+                f"SELECT jobId, state FROM google.ml.jobs WHERE projectsId = '{project}';"
+            )
         return f"skyql {__version__}: statements end with ;  \\? for help, \\q to quit."
 
 

@@ -40,7 +40,9 @@ def split(text: str) -> tuple[str, list[Block]]:
         kind = match.group(1)
         line = text.count("\n", 0, match.start()) + 1
         if kind not in _TYPES:
-            raise SqlError(f"line {line}: <<<{kind} is not a data block; write <<<jsonnet ... >>> or <<<json ... >>>")
+            raise SqlError(
+                f"line {line}: <<<{kind} is not a data block; write <<<jsonnet ... >>> or <<<json ... >>>"
+            )
         end = text.find(_END, match.end())
         if end == -1:
             raise SqlError(f"line {line}: <<<{kind} block has no closing >>>")
@@ -65,8 +67,13 @@ def evaluate(
                 raise SqlError(f"line {block.line}: <<<json block is not valid JSON: {err}") from None
         else:
             name = str(folder / "<script>") if folder else "<script>"
-            value = _jsonnet(block.body, name, variables, folder if imports else None,
-                             f"<<<jsonnet block at line {block.line}")
+            value = _jsonnet(
+                block.body,
+                name,
+                variables,
+                folder if imports else None,
+                f"<<<jsonnet block at line {block.line}",
+            )
         if not isinstance(value, dict):
             raise SqlError(f"line {block.line}: a <<<{block.kind} block must give an object (name: value)")
         data.update(value)
@@ -76,11 +83,18 @@ def evaluate(
 def load_file(path: Path, variables: Mapping[str, Any], *, imports: bool) -> Any:
     """An --iqldata .jsonnet file: evaluated with the --var values as std.extVar, imports from its folder."""
     folder = path.resolve().parent
-    return _jsonnet(path.read_text(encoding="utf-8"), str(path.resolve()), variables, folder if imports else None,
-                    f"--iqldata {path}")
+    return _jsonnet(
+        path.read_text(encoding="utf-8"),
+        str(path.resolve()),
+        variables,
+        folder if imports else None,
+        f"--iqldata {path}",
+    )
 
 
-def _jsonnet(source: str, filename: str, variables: Mapping[str, Any], folder: Path | None, where: str) -> Any:
+def _jsonnet(
+    source: str, filename: str, variables: Mapping[str, Any], folder: Path | None, where: str
+) -> Any:
     try:
         import _jsonnet
     except ImportError:
@@ -92,8 +106,9 @@ def _jsonnet(source: str, filename: str, variables: Mapping[str, Any], folder: P
         return _import(folder, base, rel)
 
     try:
-        text = _jsonnet.evaluate_snippet(filename, source, ext_vars=ext_vars, ext_codes=ext_codes,
-                                         import_callback=load, max_stack=500)
+        text = _jsonnet.evaluate_snippet(
+            filename, source, ext_vars=ext_vars, ext_codes=ext_codes, import_callback=load, max_stack=500
+        )
     except RuntimeError as err:
         message = " ".join(str(err).split("\n")[0].split())
         message = message.removeprefix("RUNTIME ERROR: ").removeprefix("STATIC ERROR: ")

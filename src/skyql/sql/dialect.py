@@ -26,8 +26,9 @@ def _strftime(args: list[exp.Expression]) -> exp.Expression:
     return exp.TimeToStr(this=args[0], format=args[1])
 
 
-def _min_max(aggregate: type[exp.Expression], scalar: type[exp.Expression], args: list[exp.Expression]
-             ) -> exp.Expression:
+def _min_max(
+    aggregate: type[exp.Expression], scalar: type[exp.Expression], args: list[exp.Expression]
+) -> exp.Expression:
     """SQLite: max(x) aggregates, max(a, b, ...) is the scalar largest, NULL when any argument is NULL."""
     if len(args) > 1:
         return scalar(this=args[0], expressions=args[1:], ignore_nulls=False)
@@ -49,12 +50,25 @@ class Skyql(DuckDB):
         FUNCTIONS = {
             **DuckDB.Parser.FUNCTIONS,
             # SQLite's spellings; skyql.sql.sqlite gives them SQLite's meaning.
-            **{name: _sqlite_call(name) for name in ("DATE", "TIME", "DATETIME", "JULIANDAY", "UNIXEPOCH",
-                                                    "PRINTF", "FORMAT", "TOTAL")},
+            **{
+                name: _sqlite_call(name)
+                for name in (
+                    "DATE",
+                    "TIME",
+                    "DATETIME",
+                    "JULIANDAY",
+                    "UNIXEPOCH",
+                    "PRINTF",
+                    "FORMAT",
+                    "TOTAL",
+                )
+            },
             "STRFTIME": _strftime,
         }
         # DuckDB's max(x, n) is a top-n aggregate; StackQL users mean SQLite's scalar max(a, b).
-        FUNCTION_PARSERS = {k: v for k, v in DuckDB.Parser.FUNCTION_PARSERS.items() if k not in ("MAX", "MIN")}
+        FUNCTION_PARSERS = {
+            k: v for k, v in DuckDB.Parser.FUNCTION_PARSERS.items() if k not in ("MAX", "MIN")
+        }
         FUNCTIONS["MAX"] = lambda args: _min_max(exp.Max, exp.Greatest, args)
         FUNCTIONS["MIN"] = lambda args: _min_max(exp.Min, exp.Least, args)
 
@@ -69,8 +83,11 @@ class Skyql(DuckDB):
 
         def _parse_is(self, this: exp.Expr | None) -> exp.Expr | None:
             this = DuckDB.Parser._parse_is(self, this)
-            node, negate = (this.this, True) if isinstance(this, exp.Not) and isinstance(this.this, exp.Is) else (
-                this, False)
+            node, negate = (
+                (this.this, True)
+                if isinstance(this, exp.Not) and isinstance(this.this, exp.Is)
+                else (this, False)
+            )
             if isinstance(node, exp.Is):
                 rhs = node.expression.unnest()
                 if isinstance(rhs, exp.Null | exp.Boolean):

@@ -38,13 +38,32 @@ _TOKEN = re.compile(
 )
 _KEYWORDS = {"range", "if", "else", "end", "with", "break", "continue", "define", "template", "block"}
 _FUNCTIONS = {
-    "and", "or", "not", "eq", "ne", "lt", "le", "gt", "ge", "len", "index", "slice",
-    "printf", "print", "println", "html", "js", "urlquery", "call",
+    "and",
+    "or",
+    "not",
+    "eq",
+    "ne",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    "len",
+    "index",
+    "slice",
+    "printf",
+    "print",
+    "println",
+    "html",
+    "js",
+    "urlquery",
+    "call",
 }
 _GO_START = re.compile(r"""[.$"`(\d]""")
 
 ROOT = "_go_root"  # the Jinja name of the whole data: Go's $ and the top-level .
-_VARS = "_go_vars"  # a Jinja namespace that holds the Go variables ($x), so that `$x = ...` in a loop persists
+_VARS = (
+    "_go_vars"  # a Jinja namespace that holds the Go variables ($x), so that `$x = ...` in a loop persists
+)
 
 
 class _GoError(Exception):
@@ -77,7 +96,9 @@ class _Translator:
         out = _TAG.sub(self._tag, self.text)
         if self.blocks:
             block = self.blocks[-1]
-            raise SqlError(f"template line {block.line}: {{{{ {block.kind} }}}} has no matching {{{{ end }}}}")
+            raise SqlError(
+                f"template line {block.line}: {{{{ {block.kind} }}}} has no matching {{{{ end }}}}"
+            )
         if self.uses_vars:
             out = f"{{% set {_VARS} = namespace() %}}" + out
         return out
@@ -148,7 +169,9 @@ class _Translator:
             if not any(b.kind == "range" for b in self.blocks):
                 raise _GoError(f"{{{{ {head} }}}} outside {{{{ range }}}}")
             return head
-        raise _GoError(f"{head} is not supported in skyql scripts: write the statements out, or loop with range")
+        raise _GoError(
+            f"{head} is not supported in skyql scripts: write the statements out, or loop with range"
+        )
 
     def _assign(self, name: str, op: str, expr: str) -> str:
         if op == "=" and name not in self.declared and not self._loop_var(name):
@@ -538,8 +561,13 @@ def _go_ge(a: Any, b: Any) -> bool:
 def _json(value: Any) -> str:
     """Maps and lists print as StackQL prints them: Go's json.Marshal (compact, keys sorted, <>& escaped)."""
     text = json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False, default=str)
-    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"),
-                          ("\u2029", "\\u2029")):
+    for char, escaped in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
         text = text.replace(char, escaped)
     return text
 
@@ -599,8 +627,14 @@ def _go_println(*args: Any) -> str:
 
 def _go_html(*args: Any) -> str:
     text = _sprint(args)
-    for char, escaped in (("&", "&amp;"), ("'", "&#39;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&#34;"),
-                          ("\0", "\ufffd")):
+    for char, escaped in (
+        ("&", "&amp;"),
+        ("'", "&#39;"),
+        ("<", "&lt;"),
+        (">", "&gt;"),
+        ('"', "&#34;"),
+        ("\0", "\ufffd"),
+    ):
         text = text.replace(char, escaped)
     return text
 
@@ -653,7 +687,9 @@ def _go_printf(fmt: Any, *args: Any) -> str:
 
 def _verb(verb: str, arg: Any, flags: str, precision: str | None) -> str:
     number = isinstance(arg, int | float) and not isinstance(arg, bool)
-    integral = isinstance(arg, int) and not isinstance(arg, bool) or isinstance(arg, float) and arg.is_integer()
+    integral = (
+        isinstance(arg, int) and not isinstance(arg, bool) or isinstance(arg, float) and arg.is_integer()
+    )
     if verb in "vs":
         text = _go_text(arg)
         return text[: int(precision)] if precision and verb == "s" else text
@@ -705,8 +741,11 @@ def _quote(text: str, quote: str) -> str:
         if char == quote or char == "\\":
             out.append("\\" + char)
         elif char in "\a\b\f\n\r\t\v":
-            out.append({"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
-                        "\v": "\\v"}[char])
+            out.append(
+                {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}[
+                    char
+                ]
+            )
         elif char.isprintable():
             out.append(char)
         elif ord(char) < 0x80:

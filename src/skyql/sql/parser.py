@@ -132,8 +132,13 @@ def _exec_subqueries(piece: Piece) -> tuple[list[Token], dict[str, st.Exec], fro
         first, second = tokens[i], tokens[i + 1]
         third = tokens[i + 2] if i + 2 < len(tokens) else None
         # `(exec)` alone is a column of that name; an EXEC statement goes on with a method name.
-        if not (first.token_type == TokenType.L_PAREN and stackql.is_word(second) and second.text.upper() == "EXEC"
-                and third is not None and stackql.is_name(third)):
+        if not (
+            first.token_type == TokenType.L_PAREN
+            and stackql.is_word(second)
+            and second.text.upper() == "EXEC"
+            and third is not None
+            and stackql.is_name(third)
+        ):
             i += 1
             continue
         close = _closing(tokens, i)

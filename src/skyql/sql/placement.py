@@ -63,7 +63,7 @@ def write(value: Any, place: str, before: str, after: str) -> str:
         return text if _PAIRED_QUOTES.match(text) else text.replace("'", "''")
     if place == "estring":
         return text.replace("\\", "\\\\").replace("'", "''")
-    if place == 'dquote':
+    if place == "dquote":
         return text.replace('"', '""')
     if place == "backtick":
         return text.replace("`", "``")

@@ -30,8 +30,10 @@ _UPPER, _LOWER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"
 SETTINGS: tuple[str, ...] = ("SET integer_division = true", "SET old_implicit_casting = true")
 # DuckDB 2 raises on x/0 unless told otherwise; DuckDB 1.x answers NULL and has no such setting.
 SETTINGS_IF_KNOWN: tuple[str, ...] = ("SET error_on_division_by_zero = false",)
-_INT_TYPES = "('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'UTINYINT', 'USMALLINT', 'UINTEGER'," \
+_INT_TYPES = (
+    "('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'UTINYINT', 'USMALLINT', 'UINTEGER',"
     " 'UBIGINT', 'UHUGEINT')"
+)
 MACROS: tuple[str, ...] = (
     # ASCII-only case mapping: DuckDB's lower() where the text is ASCII (fast), translate() where it is not.
     *(
@@ -68,9 +70,20 @@ MACROS: tuple[str, ...] = (
 )
 _TEXT_FUNCTIONS = {"date", "time", "datetime", "strftime", "printf"}
 _TIME_FUNCTIONS = {"date", "datetime"}
-_DUCKDB_TIME_TYPES = ("TIMESTAMP WITH TIME ZONE", "TIMESTAMP", "DATE", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S")
-_INT_CASTS = (exp.DataType.Type.INT, exp.DataType.Type.BIGINT, exp.DataType.Type.SMALLINT,
-              exp.DataType.Type.TINYINT)
+_DUCKDB_TIME_TYPES = (
+    "TIMESTAMP WITH TIME ZONE",
+    "TIMESTAMP",
+    "DATE",
+    "TIMESTAMP_NS",
+    "TIMESTAMP_MS",
+    "TIMESTAMP_S",
+)
+_INT_CASTS = (
+    exp.DataType.Type.INT,
+    exp.DataType.Type.BIGINT,
+    exp.DataType.Type.SMALLINT,
+    exp.DataType.Type.TINYINT,
+)
 _REAL_CASTS = (exp.DataType.Type.FLOAT, exp.DataType.Type.DOUBLE)
 # strftime formats whose text is an integer (seconds, year, day of year, ...).
 _INTEGER_FORMAT = re.compile(r"(%[deHIjklmMsSuwWYGgV])+\Z")
@@ -124,15 +137,19 @@ def _function(node: exp.Expression) -> exp.Expression | None:  # noqa: PLR0911 -
     if isinstance(node, exp.Coalesce) and _mixes_text_literal(node):
         # coalesce(website, 'none'): SQLite's values are text or numbers, DuckDB's a JSON column too, which would
         # read 'none' as JSON. With a text fallback the answer is text, as SQLite shows it.
-        first, *rest = [a if isinstance(a, exp.Literal) else _cast(a, "VARCHAR")
-                        for a in (node.this, *node.expressions)]
+        first, *rest = [
+            a if isinstance(a, exp.Literal) else _cast(a, "VARCHAR") for a in (node.this, *node.expressions)
+        ]
         return exp.Coalesce(this=first, expressions=rest)
     if name == "total" and len(args) == 1:
-        return exp.Coalesce(this=_cast(exp.Sum(this=args[0]), "DOUBLE"), expressions=[_cast(
-            exp.Literal.number(0), "DOUBLE")])
+        return exp.Coalesce(
+            this=_cast(exp.Sum(this=args[0]), "DOUBLE"), expressions=[_cast(exp.Literal.number(0), "DOUBLE")]
+        )
     if name == "json_equal" and len(args) == 2:
-        return exp.Cast(this=_anon("sqlite_json_equal", *(_cast(a, "VARCHAR") for a in args)),
-                        to=exp.DataType.build("BIGINT"))
+        return exp.Cast(
+            this=_anon("sqlite_json_equal", *(_cast(a, "VARCHAR") for a in args)),
+            to=exp.DataType.build("BIGINT"),
+        )
     if isinstance(node, exp.Like) and not isinstance(node.parent, exp.Escape):
         return _folded_like(node)
     if isinstance(node, exp.Escape) and isinstance(node.this, exp.Like):
@@ -148,7 +165,9 @@ def _function(node: exp.Expression) -> exp.Expression | None:  # noqa: PLR0911 -
         x = node.this
         low = exp.GTE(this=x.copy(), expression=node.args["low"])
         high = exp.LTE(this=x, expression=node.args["high"])
-        return exp.Paren(this=exp.And(this=_time_comparison(low) or low, expression=_time_comparison(high) or high))
+        return exp.Paren(
+            this=exp.And(this=_time_comparison(low) or low, expression=_time_comparison(high) or high)
+        )
     if isinstance(node, exp.Replace) and node.args.get("replacement") is not None:
         return _anon("sqlite_replace", _text(node.this), _text(node.expression), node.args["replacement"])
     if isinstance(node, exp.Substring | exp.Length | exp.Trim | exp.StrPosition):
@@ -166,10 +185,19 @@ def _function(node: exp.Expression) -> exp.Expression | None:  # noqa: PLR0911 -
         return _cast(exp.RegexpLike(this=node.this, expression=node.expression), "BIGINT")
     if isinstance(node, exp.RegexpSubstr) and not any(node.args.get(k) for k in ("position", "occurrence")):
         # StackQL's regexp_substr: the first match, NULL when there is none
-        return exp.Case(ifs=[exp.If(this=exp.RegexpLike(this=node.this.copy(), expression=node.expression.copy()),
-                                    true=exp.RegexpExtract(this=node.this, expression=node.expression))])
-    if isinstance(node, exp.RegexpReplace) and node.args.get("modifiers") is None and node.args.get(
-            "position") is None:
+        return exp.Case(
+            ifs=[
+                exp.If(
+                    this=exp.RegexpLike(this=node.this.copy(), expression=node.expression.copy()),
+                    true=exp.RegexpExtract(this=node.this, expression=node.expression),
+                )
+            ]
+        )
+    if (
+        isinstance(node, exp.RegexpReplace)
+        and node.args.get("modifiers") is None
+        and node.args.get("position") is None
+    ):
         # StackQL's regexp_replace replaces every match
         replaced = node.copy()
         replaced.set("modifiers", exp.Literal.string("g"))
@@ -192,8 +220,12 @@ def _function(node: exp.Expression) -> exp.Expression | None:  # noqa: PLR0911 -
             return _anon("sqlite_cast_real", node.this)
     if isinstance(node, exp.Literal) and node.is_string and _in_arithmetic(node):
         return _text_as_number(node.this)  # SQLite: '5' + 1 is 6, 'abc' + 1 is 1
-    if (isinstance(node, exp.Literal) and not node.is_string and not node.this.lstrip("-").isdigit()
-            and not isinstance(node.parent, exp.Cast | exp.DataType | exp.Interval | exp.DataTypeParam)):
+    if (
+        isinstance(node, exp.Literal)
+        and not node.is_string
+        and not node.this.lstrip("-").isdigit()
+        and not isinstance(node.parent, exp.Cast | exp.DataType | exp.Interval | exp.DataTypeParam)
+    ):
         return _cast(node.copy(), "DOUBLE")  # 1.5 is a real in SQLite, a DECIMAL in DuckDB
     return None
 
@@ -201,12 +233,15 @@ def _function(node: exp.Expression) -> exp.Expression | None:  # noqa: PLR0911 -
 def _mixes_text_literal(node: exp.Coalesce) -> bool:
     args = [node.this, *node.expressions]
     return any(isinstance(a, exp.Literal) and a.is_string for a in args) and any(
-        not isinstance(a, exp.Literal) and not (isinstance(a, exp.Cast) and a.to.is_type("VARCHAR")) for a in args)
+        not isinstance(a, exp.Literal) and not (isinstance(a, exp.Cast) and a.to.is_type("VARCHAR"))
+        for a in args
+    )
 
 
 def _is_text(node: exp.Expression) -> bool:
     return (isinstance(node, exp.Literal) and node.is_string) or (
-        isinstance(node, exp.Cast) and node.to.is_type(*exp.DataType.TEXT_TYPES))
+        isinstance(node, exp.Cast) and node.to.is_type(*exp.DataType.TEXT_TYPES)
+    )
 
 
 def _text(node: exp.Expression) -> exp.Expression:
@@ -264,8 +299,11 @@ def _time_call(node: exp.Expression) -> bool:
     """A datetime() or date() call, as _sqlite_call wrote it."""
     while isinstance(node, exp.Paren):
         node = node.this
-    return (isinstance(node, exp.Anonymous) and node.name.lower() == "sqlite_text"
-            and node.expressions[0].name in _TIME_FUNCTIONS)
+    return (
+        isinstance(node, exp.Anonymous)
+        and node.name.lower() == "sqlite_text"
+        and node.expressions[0].name in _TIME_FUNCTIONS
+    )
 
 
 def _time_comparison(node: exp.Expression) -> exp.Expression | None:
@@ -286,11 +324,19 @@ def _time_comparison(node: exp.Expression) -> exp.Expression | None:
         return type(node)(this=pair[0], expression=pair[1])
 
     as_text = _cast(other.copy(), "VARCHAR")
-    is_time = exp.In(this=_anon("typeof", other.copy()),
-                     expressions=[exp.Literal.string(t) for t in _DUCKDB_TIME_TYPES])
+    is_time = exp.In(
+        this=_anon("typeof", other.copy()), expressions=[exp.Literal.string(t) for t in _DUCKDB_TIME_TYPES]
+    )
     return exp.Case(
-        ifs=[exp.If(this=is_time, true=compare(exp.TryCast(this=call.copy(), to=exp.DataType.build("TIMESTAMPTZ")),
-                                               exp.TryCast(this=as_text.copy(), to=exp.DataType.build("TIMESTAMPTZ"))))],
+        ifs=[
+            exp.If(
+                this=is_time,
+                true=compare(
+                    exp.TryCast(this=call.copy(), to=exp.DataType.build("TIMESTAMPTZ")),
+                    exp.TryCast(this=as_text.copy(), to=exp.DataType.build("TIMESTAMPTZ")),
+                ),
+            )
+        ],
         default=compare(call.copy(), as_text),
     )
 
@@ -361,7 +407,11 @@ def _grouped(column: exp.Column, keys: set[str]) -> bool:
     """Inside an aggregate or a window, or (part of) a GROUP BY key: not bare."""
     node: exp.Expression | None = column
     while node is not None and not isinstance(node, exp.Select):
-        if _is_aggregate(node) or isinstance(node, exp.Window | exp.Filter | exp.WithinGroup) or node.sql() in keys:
+        if (
+            _is_aggregate(node)
+            or isinstance(node, exp.Window | exp.Filter | exp.WithinGroup)
+            or node.sql() in keys
+        ):
             return True
         node = node.parent
     return False
@@ -385,7 +435,10 @@ def _name_changed_projections(tree: exp.Expression) -> None:
             if isinstance(proj, exp.Alias | exp.Column | exp.Star):
                 continue
             probe = proj.copy()  # _function builds its answer from the node's children: ask a copy
-            if any(_function(n) is not None or isinstance(n, exp.Greatest | exp.Least) for n in list(probe.walk())):
+            if any(
+                _function(n) is not None or isinstance(n, exp.Greatest | exp.Least)
+                for n in list(probe.walk())
+            ):
                 shown = proj.copy()
                 for div in shown.find_all(exp.Div):
                     div.set("typed", True)  # `/` is SQLite's (integer division): shown without a CAST

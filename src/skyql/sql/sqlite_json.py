@@ -110,11 +110,21 @@ def install(conn: Any) -> None:
 
 def install_tree(conn: Any) -> None:
     """The depth check and json_tree's macro."""
-    conn.create_function("sqlite_json_too_deep", json_too_deep, ["VARCHAR"], "BOOLEAN", null_handling="special")
+    conn.create_function(
+        "sqlite_json_too_deep", json_too_deep, ["VARCHAR"], "BOOLEAN", null_handling="special"
+    )
     conn.execute(_table_macro("json_tree", _TREE_SOURCE))
 
 
-TEXT, NUMBER, TRUTH, JSON, ORDER, MINMAX, VALUE = "text", "number", "truth", "json", "order", "minmax", "value"
+TEXT, NUMBER, TRUTH, JSON, ORDER, MINMAX, VALUE = (
+    "text",
+    "number",
+    "truth",
+    "json",
+    "order",
+    "minmax",
+    "value",
+)
 # Hidden columns carrying SQLite type words are named TYPE_COLUMN + ":+i" (the i-th column from the start) or
 # ":-i" (the i-th from the end of the visible ones), whichever a `*` before or after does not blur.
 TYPE_COLUMN = "__skyql_sqlite_type"
@@ -216,8 +226,10 @@ class _Dynamic:
             # SQLite numbers array elements; DuckDB's fullkey ends in ']' only for them (keys are quoted).
             fullkey = exp.column("fullkey", table=alias)
             is_index = exp.Like(this=fullkey, expression=exp.Literal.string("%]"))
-            return exp.Case(ifs=[exp.If(this=is_index, true=exp.Literal.string("integer"))],
-                            default=exp.Literal.string("text"))
+            return exp.Case(
+                ifs=[exp.If(this=is_index, true=exp.Literal.string("integer"))],
+                default=exp.Literal.string("text"),
+            )
         return exp.column("type", table=alias)
 
 
@@ -319,7 +331,7 @@ def type_column_target(name: str, width: int) -> int | None:
     prefix = TYPE_COLUMN + ":"
     if not name.startswith(prefix):
         return None
-    code = name[len(prefix):]
+    code = name[len(prefix) :]
     try:
         offset = int(code[1:])
     except ValueError:
@@ -428,7 +440,11 @@ def _aggregate_names() -> frozenset[str]:
         rows = conn.execute(
             "SELECT DISTINCT lower(function_name) FROM duckdb_functions() WHERE function_type = 'aggregate'"
         ).fetchall()
-    return frozenset(name for (name,) in rows) | {"json_group_array", "json_group_object", "json_group_structure"}
+    return frozenset(name for (name,) in rows) | {
+        "json_group_array",
+        "json_group_object",
+        "json_group_structure",
+    }
 
 
 # -- choosing the type from the context ----------------------------------------------------------

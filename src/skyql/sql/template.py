@@ -207,7 +207,9 @@ def _place_values(template: str, skeleton: str, state: _State) -> Rendered:
         return Rendered(final, origin)
     # Values with line breaks add lines: each belongs to the template line of the value.
     for index, line in enumerate(sql.split("\n")):
-        added = sum(placement.text_of(state.values[int(m.group(1))]).count("\n") for m in value_mark.finditer(line))
+        added = sum(
+            placement.text_of(state.values[int(m.group(1))]).count("\n") for m in value_mark.finditer(line)
+        )
         final_origin.extend([origin[index]] * (added + 1))
     return Rendered(final, final_origin)
 
